@@ -1,0 +1,113 @@
+/*-
+ * Copyright (c) 2026 The streamroute authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+
+#include <string.h>
+
+#include "../sr_key.h"
+#include "unit.h"
+
+static int
+key_is(const char *url, const char *prefix, const char *want)
+{
+	const char *k;
+	size_t len;
+
+	len = sr_key_from_url(url, prefix, &k);
+	if (want == NULL)
+		return (len == 0 && k == NULL);
+	return (len == strlen(want) && !strncmp(k, want, len));
+}
+
+int
+main(void)
+{
+	char buf[600], url[1100];
+	struct sr_key_template kt;
+
+	/* keys */
+	CHECK(sr_key_valid("abc", 3));
+	CHECK(sr_key_valid("A-b_c.9", 7));
+	CHECK(!sr_key_valid("", 0));
+	CHECK(!sr_key_valid(".", 1));
+	CHECK(!sr_key_valid("..", 2));
+	CHECK(sr_key_valid("...", 3));
+	CHECK(!sr_key_valid("a b", 3));
+	CHECK(!sr_key_valid("a/b", 3));
+	CHECK(!sr_key_valid("a%20", 4));
+	CHECK(!sr_key_valid("a\r\nSET x y", 10));
+	memset(buf, 'k', sizeof buf);
+	CHECK(sr_key_valid(buf, SR_KEY_MAX));
+	CHECK(!sr_key_valid(buf, SR_KEY_MAX + 1));
+	CHECK(!sr_key_valid(NULL, 0));
+
+	/* URLs */
+	CHECK(key_is("/abc/live.m3u8", "", "abc"));
+	CHECK(key_is("/abc/720p/index.m3u8", "", "abc"));
+	CHECK(key_is("/abc/720p/20200612-1.ts?t=123", "", "abc"));
+	CHECK(key_is("/abc/index.m3u8?_HLS_msn=5&_HLS_part=1", NULL, "abc"));
+	CHECK(key_is("/live/abc/live.m3u8", "/live", "abc"));
+	CHECK(key_is("/live/abc/live.m3u8", "/live/", "abc"));
+	CHECK(key_is("/live/abc/live.m3u8", "", "live"));
+	CHECK(key_is("/abc/live.m3u8", "/live", NULL));
+	CHECK(key_is("/livex/abc/live.m3u8", "/live", NULL));
+	CHECK(key_is("/live", "/live", NULL));
+	CHECK(key_is("/live/", "/live", NULL));
+	CHECK(key_is("/abc", "", NULL));
+	CHECK(key_is("/abc/", "", NULL));
+	CHECK(key_is("/abc/?x", "", NULL));
+	CHECK(key_is("//live.m3u8", "", NULL));
+	CHECK(key_is("/abc//live.m3u8", "", NULL));
+	CHECK(key_is("/abc/../etc/passwd", "", NULL));
+	CHECK(key_is("/abc/./live.m3u8", "", NULL));
+	CHECK(key_is("/abc/x/..", "", NULL));
+	CHECK(key_is("/../abc/live.m3u8", "", NULL));
+	CHECK(key_is("/a%2e%2e/live.m3u8", "", NULL));
+	CHECK(key_is("/abc/live%2em3u8", "", NULL));
+	CHECK(key_is("/ab c/live.m3u8", "", NULL));
+	CHECK(key_is("/abc/live.m3u8\r\n", "", NULL));
+	CHECK(key_is("abc/live.m3u8", "", NULL));
+	CHECK(key_is("", "", NULL));
+	CHECK(key_is(NULL, "", NULL));
+	CHECK(key_is("http://example.com/abc/live.m3u8", "", NULL));
+	CHECK(key_is("/abc/~seg-1.ts", "", "abc"));
+
+	memset(url, 0, sizeof url);
+	url[0] = '/';
+	memset(url + 1, 'k', SR_KEY_MAX);
+	strcpy(url + 1 + SR_KEY_MAX, "/live.m3u8");
+	CHECK(sr_key_from_url(url, "", &(const char *){NULL}) == SR_KEY_MAX);
+	memset(url + 1, 'k', SR_KEY_MAX + 1);
+	strcpy(url + 2 + SR_KEY_MAX, "/live.m3u8");
+	CHECK(key_is(url, "", NULL));
+
+	/* the path, not the query, is bounded */
+	memset(url, 'x', sizeof url - 1);
+	url[sizeof url - 1] = '\0';
+	memcpy(url, "/abc/", 5);
+	url[SR_PATH_MAX] = '\0';
+	CHECK(key_is(url, "", "abc"));
+	url[SR_PATH_MAX] = 'x';
+	url[SR_PATH_MAX + 1] = '\0';
+	CHECK(key_is(url, "", NULL));
+	url[SR_PATH_MAX] = '?';
+	CHECK(key_is(url, "", "abc"));
+
+	/* key templates */
+	CHECK(sr_key_template_parse(&kt, "{key}") == 0);
+	CHECK(sr_key_template_expand(&kt, "abc", 3, buf, sizeof buf) == 3);
+	CHECK(!strcmp(buf, "abc"));
+	sr_key_template_fini(&kt);
+	CHECK(sr_key_template_parse(&kt, "route:{key}:v1") == 0);
+	CHECK(sr_key_template_expand(&kt, "abc", 3, buf, sizeof buf) == 12);
+	CHECK(!strcmp(buf, "route:abc:v1"));
+	CHECK(sr_key_template_expand(&kt, "abc", 3, buf, 12) == 0);
+	CHECK(sr_key_template_expand(&kt, "abc", 3, buf, 13) == 12);
+	sr_key_template_fini(&kt);
+	CHECK(sr_key_template_parse(&kt, "route:") == -1);
+	CHECK(sr_key_template_parse(&kt, "{key}{key}") == -1);
+	CHECK(sr_key_template_parse(&kt, NULL) == -1);
+
+	return (unit_report("unit_key"));
+}

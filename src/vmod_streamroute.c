@@ -1,0 +1,547 @@
+/*-
+ * Copyright (c) 2026 The streamroute authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * The VCL face of streamroute: the router object, its methods and the
+ * VCL events.  Parsing lives in sr_key.c and sr_addr.c, the route cache
+ * in sr_cache.c, Redis in vmod_streamroute_redis.c and the backends in
+ * vmod_streamroute_backend.c.
+ */
+
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/cache.h"
+#include "vsb.h"
+#include "vtim.h"
+
+#include "sr_addr.h"
+#include "sr_cache.h"
+#include "sr_key.h"
+#include "vmod_streamroute.h"
+#include "vcc_streamroute_if.h"
+#include "VSC_streamroute.h"
+
+struct vmod_streamroute_router {
+	unsigned			magic;
+#define VMOD_STREAMROUTE_ROUTER_MAGIC	0x57e3a40e
+	char				*vcl_name;
+	VCL_VCL				vcl;
+	struct sr_key_template		key_template;
+	struct sr_netlist		allow;
+	struct sr_cache			*cache;
+	struct sr_redis			*redis;
+	struct sr_backends		*backends;
+	struct vsc_seg			*vsc_seg;
+	struct VSC_streamroute		*vsc;
+	VTAILQ_ENTRY(vmod_streamroute_router)	list;
+};
+
+/* Every router of every VCL, for the VCL events.  CLI thread only. */
+static VTAILQ_HEAD(, vmod_streamroute_router) routers =
+    VTAILQ_HEAD_INITIALIZER(routers);
+
+/* What .outcome() reports; lives for one task. */
+struct sr_task {
+	unsigned			magic;
+#define SR_TASK_MAGIC			0x7a5c0e11
+	const char			*outcome;
+	VCL_BACKEND			dir;	/* the task's reference */
+};
+
+static const char OUTCOME_ROUTED[] = "routed";
+static const char OUTCOME_UNKNOWN[] = "unknown";
+static const char OUTCOME_UNAVAILABLE[] = "unavailable";
+static const char OUTCOME_INVALID[] = "invalid";
+static const char OUTCOME_REFUSED[] = "refused";
+static const char OUTCOME_OVERFLOW[] = "overflow";
+static const char OUTCOME_BADKEY[] = "badkey";
+
+/*--------------------------------------------------------------------*/
+
+int v_matchproto_(vmod_event_f)
+vmod_event_function(VRT_CTX, struct vmod_priv *priv, enum vcl_event_e e)
+{
+	struct vmod_streamroute_router *rt;
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	(void)priv;
+	switch (e) {
+	case VCL_EVENT_LOAD:
+	case VCL_EVENT_WARM:
+	case VCL_EVENT_DISCARD:
+		break;
+	case VCL_EVENT_COLD:
+		/* a cold VCL holds no connections to Redis */
+		VTAILQ_FOREACH(rt, &routers, list)
+			if (rt->vcl == ctx->vcl)
+				sr_redis_close_idle(rt->redis);
+		break;
+	default:
+		WRONG("VCL event");
+	}
+	return (0);
+}
+
+/*--------------------------------------------------------------------*/
+
+VCL_STRING v_matchproto_(td_streamroute_key)
+vmod_key(VRT_CTX, VCL_STRING url, VCL_STRING prefix)
+{
+	const char *key;
+	size_t len;
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	len = sr_key_from_url(url, prefix, &key);
+	if (len == 0)
+		return ("");
+	key = WS_Copy(ctx->ws, key, (int)len + 1);
+	if (key == NULL) {
+		VRT_fail(ctx, "streamroute.key(): out of workspace");
+		return ("");
+	}
+	((char *)TRUST_ME(key))[len] = '\0';
+	return (key);
+}
+
+/*--------------------------------------------------------------------*/
+
+static int
+sr_check_duration(VRT_CTX, const char *obj, const char *arg, VCL_DURATION d,
+    int zero_ok)
+{
+
+	if (d > 0 || (zero_ok && d == 0))
+		return (1);
+	VRT_fail(ctx, "streamroute.router %s: %s must be %s", obj, arg,
+	    zero_ok ? "zero or more" : "more than zero");
+	return (0);
+}
+
+static void
+sr_router_free(VRT_CTX, struct vmod_streamroute_router *rt)
+{
+
+	if (rt->backends != NULL)
+		sr_backends_destroy(ctx, &rt->backends);
+	if (rt->redis != NULL)
+		sr_redis_destroy(&rt->redis);
+	if (rt->cache != NULL)
+		sr_cache_destroy(&rt->cache);
+	if (rt->vsc != NULL)
+		VSC_streamroute_Destroy(&rt->vsc_seg);
+	sr_key_template_fini(&rt->key_template);
+	sr_netlist_fini(&rt->allow);
+	free(rt->vcl_name);
+	FREE_OBJ(rt);
+}
+
+VCL_VOID v_matchproto_(td_streamroute_router__init)
+vmod_router__init(VRT_CTX, struct vmod_streamroute_router **rtp,
+    const char *vcl_name, struct VARGS(router__init) *a)
+{
+	struct vmod_streamroute_router *rt;
+	struct sr_redis_cfg rcfg;
+	struct sr_cache_cfg ccfg;
+	struct vrt_backend tmpl;
+	const char *err;
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	AN(rtp);
+	AZ(*rtp);
+	AN(vcl_name);
+	AN(a);
+
+#define SR_FAIL(...)							\
+	do {								\
+		VRT_fail(ctx, "streamroute.router " __VA_ARGS__);	\
+		goto fail;						\
+	} while (0)
+
+	ALLOC_OBJ(rt, VMOD_STREAMROUTE_ROUTER_MAGIC);
+	AN(rt);
+	rt->vcl_name = strdup(vcl_name);
+	AN(rt->vcl_name);
+	rt->vcl = ctx->vcl;
+
+	memset(&rcfg, 0, sizeof rcfg);
+	err = sr_redis_location(&rcfg, a->redis);
+	if (err != NULL) {
+		free(rcfg.host);
+		free(rcfg.path);
+		SR_FAIL("%s: %s", vcl_name, err);
+	}
+	if (a->password != NULL && *a->password != '\0') {
+		rcfg.password = strdup(a->password);
+		AN(rcfg.password);
+	}
+	rcfg.database = a->database;
+	rcfg.connect_timeout = a->redis_connect_timeout;
+	rcfg.timeout = a->redis_timeout;
+	rcfg.retry_after = a->redis_retry_after;
+	rcfg.max_conns = (unsigned)a->redis_connections;
+	if (a->database < 0 || a->redis_connections < 1 ||
+	    a->redis_connections > 1024 ||
+	    !sr_check_duration(ctx, vcl_name, "redis_connect_timeout",
+	    a->redis_connect_timeout, 0) ||
+	    !sr_check_duration(ctx, vcl_name, "redis_timeout",
+	    a->redis_timeout, 0) ||
+	    !sr_check_duration(ctx, vcl_name, "redis_retry_after",
+	    a->redis_retry_after, 1)) {
+		free(rcfg.host);
+		free(rcfg.path);
+		free(rcfg.password);
+		if (a->database < 0)
+			SR_FAIL("%s: database must be zero or more", vcl_name);
+		if (a->redis_connections < 1 || a->redis_connections > 1024)
+			SR_FAIL("%s: redis_connections must be 1 to 1024",
+			    vcl_name);
+		goto fail;
+	}
+
+	if (sr_key_template_parse(&rt->key_template, a->key_template))
+		SR_FAIL("%s: key_template must contain {key} exactly once",
+		    vcl_name);
+	err = sr_netlist_parse(&rt->allow, a->allow);
+	if (err != NULL)
+		SR_FAIL("%s: allow: %s", vcl_name, err);
+	if (!sr_check_duration(ctx, vcl_name, "route_ttl", a->route_ttl, 1) ||
+	    !sr_check_duration(ctx, vcl_name, "negative_ttl",
+	    a->negative_ttl, 1) ||
+	    !sr_check_duration(ctx, vcl_name, "stale_ttl", a->stale_ttl, 1) ||
+	    !sr_check_duration(ctx, vcl_name, "backend_idle_timeout",
+	    a->backend_idle_timeout, 0) ||
+	    !sr_check_duration(ctx, vcl_name, "connect_timeout",
+	    a->connect_timeout, 0) ||
+	    !sr_check_duration(ctx, vcl_name, "first_byte_timeout",
+	    a->first_byte_timeout, 0) ||
+	    !sr_check_duration(ctx, vcl_name, "between_bytes_timeout",
+	    a->between_bytes_timeout, 0))
+		goto fail;
+	if (a->max_routes < 1)
+		SR_FAIL("%s: max_routes must be at least 1", vcl_name);
+	if (a->max_backends < 1)
+		SR_FAIL("%s: max_backends must be at least 1", vcl_name);
+	if (a->max_connections < 0)
+		SR_FAIL("%s: max_connections must be zero or more", vcl_name);
+
+	rt->vsc = VSC_streamroute_New(NULL, &rt->vsc_seg, "%s.%s",
+	    VCL_Name(ctx->vcl), vcl_name);
+	AN(rt->vsc);
+
+	rt->redis = sr_redis_new(&rcfg, rt->vsc, vcl_name);
+
+	memset(&ccfg, 0, sizeof ccfg);
+	ccfg.ttl = a->route_ttl;
+	ccfg.negative_ttl = a->negative_ttl;
+	ccfg.stale_ttl = a->stale_ttl;
+	ccfg.max_entries = (unsigned)a->max_routes;
+	/* the longest a leader can take: a connect, a GET and its retry */
+	ccfg.wait_timeout = a->redis_connect_timeout +
+	    3 * a->redis_timeout + 0.1;
+	rt->cache = sr_cache_new(&ccfg);
+	AN(rt->cache);
+
+	INIT_OBJ(&tmpl, VRT_BACKEND_MAGIC);
+	tmpl.hosthdr = a->host_header;
+	tmpl.connect_timeout = a->connect_timeout;
+	tmpl.first_byte_timeout = a->first_byte_timeout;
+	tmpl.between_bytes_timeout = a->between_bytes_timeout;
+	tmpl.max_connections = (unsigned)a->max_connections;
+	if (a->valid_probe)
+		tmpl.probe = a->probe;
+	rt->backends = sr_backends_new(&tmpl, vcl_name,
+	    (unsigned)a->max_backends, a->backend_idle_timeout, rt->vsc);
+
+	VTAILQ_INSERT_TAIL(&routers, rt, list);
+	*rtp = rt;
+	return;
+#undef SR_FAIL
+  fail:
+	sr_router_free(ctx, rt);
+}
+
+VCL_VOID v_matchproto_(td_streamroute_router__fini)
+vmod_router__fini(struct vmod_streamroute_router **rtp)
+{
+	struct vmod_streamroute_router *rt;
+	struct vrt_ctx ctx;
+
+	TAKE_OBJ_NOTNULL(rt, rtp, VMOD_STREAMROUTE_ROUTER_MAGIC);
+	VTAILQ_REMOVE(&routers, rt, list);
+	/*
+	 * The VCL is cold and no task runs in it: the table holds the only
+	 * reference to each backend, and deleting it frees the backend
+	 * before vcl_KillBackends could see it.
+	 */
+	INIT_OBJ(&ctx, VRT_CTX_MAGIC);
+	ctx.vcl = rt->vcl;
+	sr_router_free(&ctx, rt);
+}
+
+/*--------------------------------------------------------------------*/
+
+static void v_matchproto_(vmod_priv_fini_f)
+sr_task_fini(VRT_CTX, void *p)
+{
+	struct sr_task *task;
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	CAST_OBJ_NOTNULL(task, p, SR_TASK_MAGIC);
+	if (task->dir != NULL)
+		VRT_Assign_Backend(&task->dir, NULL);
+}
+
+static const struct vmod_priv_methods sr_task_methods[1] = {{
+	.magic = VMOD_PRIV_METHODS_MAGIC,
+	.type = "streamroute task",
+	.fini = sr_task_fini
+}};
+
+static struct sr_task *
+sr_task_get(VRT_CTX, const struct vmod_streamroute_router *rt)
+{
+	struct vmod_priv *p;
+	struct sr_task *task;
+
+	p = VRT_priv_task(ctx, rt);
+	if (p == NULL) {
+		VRT_fail(ctx, "streamroute: out of workspace");
+		return (NULL);
+	}
+	if (p->priv != NULL) {
+		CAST_OBJ_NOTNULL(task, p->priv, SR_TASK_MAGIC);
+		return (task);
+	}
+	task = WS_Alloc(ctx->ws, sizeof *task);
+	if (task == NULL) {
+		VRT_fail(ctx, "streamroute: out of workspace");
+		return (NULL);
+	}
+	INIT_OBJ(task, SR_TASK_MAGIC);
+	p->priv = task;
+	p->methods = sr_task_methods;
+	return (task);
+}
+
+struct sr_fetch_ctx {
+	struct vmod_streamroute_router	*rt;
+	struct vsl_log			*vsl;
+};
+
+static void v_matchproto_(sr_fetch_f)
+sr_fetch_redis(void *priv, const char *key, size_t keylen,
+    struct sr_route *route)
+{
+	struct sr_fetch_ctx *fc = priv;
+
+	sr_redis_get(fc->rt->redis, fc->vsl, key, keylen, route);
+}
+
+/* Redis values are anyone's bytes: quote them before they reach a log. */
+static const char *
+sr_quote(struct vsb *vsb, const char *s, size_t len)
+{
+
+	VSB_clear(vsb);
+	VSB_quote(vsb, s, (int)len, VSB_QUOTE_CSTR);
+	if (VSB_finish(vsb) != 0)
+		return ("\"...\"");
+	return (VSB_data(vsb));
+}
+
+/*
+ * Looks key up; returns the outcome and, when routed, fills *t.  route
+ * receives the raw value.
+ */
+static const char *
+sr_lookup(VRT_CTX, struct vmod_streamroute_router *rt, VCL_STRING key,
+    struct sr_route *route, struct sr_target *t)
+{
+	struct sr_fetch_ctx fc;
+	struct vsb vsb[1];
+	char rkey[SR_KEY_MAX + 256], qbuf[SR_VALUE_MAX * 4 + 8];
+	const char *outcome, *why;
+	size_t keylen, rkeylen, vlen;
+
+	memset(route, 0, sizeof *route);
+	keylen = key != NULL ? strlen(key) : 0;
+	if (!sr_key_valid(key, keylen)) {
+		VSLb(ctx->vsl, SLT_Error, "streamroute: %s: invalid key",
+		    rt->vcl_name);
+		return (OUTCOME_BADKEY);
+	}
+	rkeylen = sr_key_template_expand(&rt->key_template, key, keylen,
+	    rkey, sizeof rkey);
+	if (rkeylen == 0) {
+		VSLb(ctx->vsl, SLT_Error, "streamroute: %s: key too long",
+		    rt->vcl_name);
+		return (OUTCOME_BADKEY);
+	}
+
+	SR_COUNT(rt->vsc, lookups);
+	fc.rt = rt;
+	fc.vsl = ctx->vsl;
+	sr_cache_lookup(rt->cache, rkey, rkeylen, VTIM_mono(), sr_fetch_redis,
+	    &fc, route);
+	switch (route->source) {
+	case SR_SRC_CACHE:	SR_COUNT(rt->vsc, cache_hits); break;
+	case SR_SRC_COALESCED:	SR_COUNT(rt->vsc, coalesced); break;
+	case SR_SRC_STALE:	SR_COUNT(rt->vsc, stale); break;
+	default:		break;
+	}
+
+	AN(VSB_init(vsb, qbuf, sizeof qbuf));
+	why = NULL;
+	switch (route->state) {
+	case SR_ROUTE_ABSENT:
+		outcome = OUTCOME_UNKNOWN;
+		SR_COUNT(rt->vsc, unknown);
+		break;
+	case SR_ROUTE_FOUND:
+		vlen = route->len;
+		why = sr_target_parse(t, route->value, vlen);
+		if (why != NULL) {
+			outcome = OUTCOME_INVALID;
+			SR_COUNT(rt->vsc, invalid);
+		} else if (!sr_netlist_match(&rt->allow, t)) {
+			why = "address outside the allow list";
+			outcome = OUTCOME_REFUSED;
+			SR_COUNT(rt->vsc, refused);
+		} else {
+			outcome = OUTCOME_ROUTED;
+			SR_COUNT(rt->vsc, routed);
+		}
+		if (why != NULL)
+			VSLb(ctx->vsl, SLT_Error,
+			    "streamroute: %s: key=%s value=%s: %s",
+			    rt->vcl_name, key, sr_quote(vsb, route->value,
+			    vlen > SR_VALUE_MAX ? SR_VALUE_MAX : vlen), why);
+		break;
+	default:
+		outcome = OUTCOME_UNAVAILABLE;
+		SR_COUNT(rt->vsc, unavailable);
+		break;
+	}
+	VSLb(ctx->vsl, SLT_VCL_Log,
+	    "streamroute: %s key=%s outcome=%s source=%s route=%s",
+	    rt->vcl_name, key, outcome, sr_route_source_name(route->source),
+	    route->state == SR_ROUTE_FOUND ?
+	    sr_quote(vsb, route->value,
+	    route->len > SR_VALUE_MAX ? SR_VALUE_MAX : route->len) : "-");
+	VSB_fini(vsb);
+	return (outcome);
+}
+
+VCL_BACKEND v_matchproto_(td_streamroute_router_backend)
+vmod_router_backend(VRT_CTX, struct vmod_streamroute_router *rt,
+    VCL_STRING key)
+{
+	struct sr_task *task;
+	struct sr_route route;
+	struct sr_target t;
+	const char *why;
+	VCL_BACKEND dir;
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	CHECK_OBJ_NOTNULL(rt, VMOD_STREAMROUTE_ROUTER_MAGIC);
+	if (ctx->bo == NULL) {
+		VRT_fail(ctx, "%s.backend() may only be called in "
+		    "vcl_backend_* subroutines", rt->vcl_name);
+		return (NULL);
+	}
+	task = sr_task_get(ctx, rt);
+	if (task == NULL)
+		return (NULL);
+	task->outcome = sr_lookup(ctx, rt, key, &route, &t);
+	if (task->dir != NULL)
+		VRT_Assign_Backend(&task->dir, NULL);
+	if (task->outcome != OUTCOME_ROUTED)
+		return (NULL);
+
+	dir = sr_backends_get(ctx, rt->backends, &t, &why);
+	if (dir == NULL) {
+		task->outcome = OUTCOME_OVERFLOW;
+		SR_COUNT(rt->vsc, overflow);
+		VSLb(ctx->vsl, SLT_Error, "streamroute: %s: key=%s route=%s: %s",
+		    rt->vcl_name, key, t.addr, why);
+		return (NULL);
+	}
+	/* the task keeps its reference until it ends */
+	task->dir = dir;
+	return (dir);
+}
+
+VCL_STRING v_matchproto_(td_streamroute_router_outcome)
+vmod_router_outcome(VRT_CTX, struct vmod_streamroute_router *rt)
+{
+	struct vmod_priv *p;
+	struct sr_task *task;
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	CHECK_OBJ_NOTNULL(rt, VMOD_STREAMROUTE_ROUTER_MAGIC);
+	p = VRT_priv_task_get(ctx, rt);
+	if (p == NULL || p->priv == NULL)
+		return ("");
+	CAST_OBJ_NOTNULL(task, p->priv, SR_TASK_MAGIC);
+	return (task->outcome != NULL ? task->outcome : "");
+}
+
+VCL_STRING v_matchproto_(td_streamroute_router_route)
+vmod_router_route(VRT_CTX, struct vmod_streamroute_router *rt,
+    VCL_STRING key)
+{
+	struct sr_task *task;
+	struct sr_route route;
+	struct sr_target t;
+	const char *v;
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	CHECK_OBJ_NOTNULL(rt, VMOD_STREAMROUTE_ROUTER_MAGIC);
+	task = sr_task_get(ctx, rt);
+	if (task == NULL)
+		return ("");
+	task->outcome = sr_lookup(ctx, rt, key, &route, &t);
+	if (route.state != SR_ROUTE_FOUND)
+		return ("");
+	v = WS_Copy(ctx->ws, route.value, -1);
+	if (v == NULL) {
+		VRT_fail(ctx, "%s.route(): out of workspace", rt->vcl_name);
+		return ("");
+	}
+	return (v);
+}
+
+VCL_VOID v_matchproto_(td_streamroute_router_invalidate)
+vmod_router_invalidate(VRT_CTX, struct vmod_streamroute_router *rt,
+    VCL_STRING key)
+{
+	char rkey[SR_KEY_MAX + 256];
+	size_t keylen, rkeylen;
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	CHECK_OBJ_NOTNULL(rt, VMOD_STREAMROUTE_ROUTER_MAGIC);
+	keylen = key != NULL ? strlen(key) : 0;
+	if (!sr_key_valid(key, keylen))
+		return;
+	rkeylen = sr_key_template_expand(&rt->key_template, key, keylen,
+	    rkey, sizeof rkey);
+	if (rkeylen == 0)
+		return;
+	VSLb(ctx->vsl, SLT_VCL_Log, "streamroute: %s key=%s invalidated%s",
+	    rt->vcl_name, key,
+	    sr_cache_invalidate(rt->cache, rkey, rkeylen) ? "" : " (not cached)");
+}
+
+VCL_BOOL v_matchproto_(td_streamroute_router_redis_ok)
+vmod_router_redis_ok(VRT_CTX, struct vmod_streamroute_router *rt)
+{
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	CHECK_OBJ_NOTNULL(rt, VMOD_STREAMROUTE_ROUTER_MAGIC);
+	return (sr_redis_ping(rt->redis, ctx->vsl));
+}

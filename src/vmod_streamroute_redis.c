@@ -1,0 +1,415 @@
+/*-
+ * Copyright (c) 2026 The streamroute authors
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * A small Redis client for hundreds of worker threads.  A redisContext
+ * is not thread-safe, so each router owns a bounded pool of them: a
+ * worker borrows one for a single command and gives it back.
+ *
+ * Redis being down must cost a request microseconds, not a timeout:
+ * after a failed connect or command the pool is "down" for retry_after,
+ * during which every command fails at once; when the window closes, one
+ * worker tries again while the others keep failing fast.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "cache/cache.h"
+#include "vtim.h"
+
+#include "sr_cache.h"
+#include "vmod_streamroute.h"
+#include "VSC_streamroute.h"
+
+struct sr_redis {
+	unsigned		magic;
+#define SR_REDIS_MAGIC		0x2ed15c0a
+	struct sr_redis_cfg	cfg;
+	char			*name;
+	struct VSC_streamroute	*vsc;
+
+	pthread_mutex_t		mtx;
+	pthread_cond_t		cond;		/* a connection came back */
+	redisContext		**idle;
+	unsigned		nidle;
+	unsigned		nconns;		/* idle, lent and connecting */
+	unsigned		down;		/* the last attempt failed */
+	double			down_until;	/* fail fast until then */
+};
+
+/* "host:port", "[ip6]:port" or "/path/to/socket" */
+const char *
+sr_redis_location(struct sr_redis_cfg *cfg, const char *spec)
+{
+	const char *colon, *h;
+	char *end;
+	long port;
+	size_t hlen;
+
+	if (spec == NULL || *spec == '\0')
+		return ("empty Redis location");
+	if (*spec == '/') {
+		cfg->path = strdup(spec);
+		AN(cfg->path);
+		return (NULL);
+	}
+	colon = strrchr(spec, ':');
+	if (colon == NULL)
+		return ("Redis location must be host:port or /socket/path");
+	h = spec;
+	hlen = (size_t)(colon - spec);
+	if (*spec == '[') {
+		if (hlen < 3 || colon[-1] != ']')
+			return ("Redis location: expected [ipv6]:port");
+		h++;
+		hlen -= 2;
+	}
+	if (hlen == 0)
+		return ("Redis location: empty host");
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || *end != '\0' || port < 1 || port > 65535 ||
+	    colon[1] < '0' || colon[1] > '9')
+		return ("Redis location: bad port");
+	cfg->host = strndup(h, hlen);
+	AN(cfg->host);
+	cfg->port = (int)port;
+	return (NULL);
+}
+
+struct sr_redis *
+sr_redis_new(const struct sr_redis_cfg *cfg, struct VSC_streamroute *vsc,
+    const char *name)
+{
+	struct sr_redis *r;
+	pthread_condattr_t ca;
+
+	AN(cfg);
+	AN(vsc);
+	assert(cfg->max_conns > 0);
+	ALLOC_OBJ(r, SR_REDIS_MAGIC);
+	AN(r);
+	r->cfg = *cfg;
+	r->vsc = vsc;
+	r->name = strdup(name);
+	AN(r->name);
+	r->idle = calloc(cfg->max_conns, sizeof *r->idle);
+	AN(r->idle);
+	AZ(pthread_mutex_init(&r->mtx, NULL));
+	AZ(pthread_condattr_init(&ca));
+	AZ(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC));
+	AZ(pthread_cond_init(&r->cond, &ca));
+	AZ(pthread_condattr_destroy(&ca));
+	return (r);
+}
+
+void
+sr_redis_close_idle(struct sr_redis *r)
+{
+	redisContext *c;
+
+	CHECK_OBJ_NOTNULL(r, SR_REDIS_MAGIC);
+	AZ(pthread_mutex_lock(&r->mtx));
+	while (r->nidle > 0) {
+		c = r->idle[--r->nidle];
+		r->nconns--;
+		redisFree(c);
+	}
+	AZ(pthread_mutex_unlock(&r->mtx));
+}
+
+void
+sr_redis_destroy(struct sr_redis **rp)
+{
+	struct sr_redis *r;
+
+	TAKE_OBJ_NOTNULL(r, rp, SR_REDIS_MAGIC);
+	sr_redis_close_idle(r);
+	/* nothing is lent out: the VCL is cold and no task runs in it */
+	AZ(r->nconns);
+	AZ(pthread_mutex_destroy(&r->mtx));
+	AZ(pthread_cond_destroy(&r->cond));
+	free(r->idle);
+	free(r->name);
+	free(r->cfg.host);
+	free(r->cfg.path);
+	free(r->cfg.password);
+	FREE_OBJ(r);
+}
+
+static void
+sr_redis_log(const struct sr_redis *r, struct vsl_log *vsl, const char *what,
+    const char *detail)
+{
+
+	if (vsl != NULL)
+		VSLb(vsl, SLT_Error, "streamroute: %s: redis %s%s%s", r->name,
+		    what, detail != NULL ? ": " : "",
+		    detail != NULL ? detail : "");
+}
+
+/* Runs a setup command on a new connection: AUTH, SELECT. */
+static int
+sr_redis_setup(const struct sr_redis *r, struct vsl_log *vsl, redisContext *c,
+    int argc, const char **argv)
+{
+	redisReply *reply;
+	int ok;
+
+	reply = redisCommandArgv(c, argc, argv, NULL);
+	if (reply == NULL) {
+		sr_redis_log(r, vsl, argv[0], c->errstr);
+		return (0);
+	}
+	ok = reply->type != REDIS_REPLY_ERROR;
+	if (!ok)
+		sr_redis_log(r, vsl, argv[0], reply->str);
+	freeReplyObject(reply);
+	return (ok);
+}
+
+static redisContext *
+sr_redis_connect(const struct sr_redis *r, struct vsl_log *vsl)
+{
+	redisContext *c;
+	const char *argv[2];
+	char db[24];
+
+	SR_COUNT(r->vsc, redis_connects);
+	if (r->cfg.path != NULL)
+		c = redisConnectUnixWithTimeout(r->cfg.path,
+		    VTIM_timeval(r->cfg.connect_timeout));
+	else
+		c = redisConnectWithTimeout(r->cfg.host, r->cfg.port,
+		    VTIM_timeval(r->cfg.connect_timeout));
+	if (c == NULL) {
+		sr_redis_log(r, vsl, "connect", "out of memory");
+		return (NULL);
+	}
+	if (c->err) {
+		sr_redis_log(r, vsl, "connect", c->errstr);
+		redisFree(c);
+		return (NULL);
+	}
+	if (redisSetTimeout(c, VTIM_timeval(r->cfg.timeout)) != REDIS_OK ||
+	    (r->cfg.path == NULL && redisEnableKeepAlive(c) != REDIS_OK)) {
+		sr_redis_log(r, vsl, "connect", c->errstr);
+		redisFree(c);
+		return (NULL);
+	}
+	if (r->cfg.password != NULL) {
+		argv[0] = "AUTH";
+		argv[1] = r->cfg.password;
+		if (!sr_redis_setup(r, vsl, c, 2, argv)) {
+			redisFree(c);
+			return (NULL);
+		}
+	}
+	if (r->cfg.database != 0) {
+		bprintf(db, "%ld", r->cfg.database);
+		argv[0] = "SELECT";
+		argv[1] = db;
+		if (!sr_redis_setup(r, vsl, c, 2, argv)) {
+			redisFree(c);
+			return (NULL);
+		}
+	}
+	return (c);
+}
+
+static void
+sr_redis_mark_down(struct sr_redis *r)
+{
+
+	AZ(pthread_mutex_lock(&r->mtx));
+	r->down = 1;
+	r->down_until = VTIM_mono() + r->cfg.retry_after;
+	AZ(pthread_mutex_unlock(&r->mtx));
+}
+
+/*
+ * Borrows a connection.  *fresh tells whether it was just made: a
+ * reused one may have been closed by Redis while idle, and deserves a
+ * second chance on a new connection.
+ */
+static redisContext *
+sr_redis_take(struct sr_redis *r, struct vsl_log *vsl, int *fresh)
+{
+	redisContext *c;
+	struct timespec deadline;
+	double now;
+
+	AZ(pthread_mutex_lock(&r->mtx));
+	now = VTIM_mono();
+	deadline = VTIM_timespec(now + r->cfg.timeout);
+	while (1) {
+		if (now < r->down_until) {
+			AZ(pthread_mutex_unlock(&r->mtx));
+			SR_COUNT(r->vsc, redis_failfast);
+			return (NULL);
+		}
+		if (r->nidle > 0) {
+			c = r->idle[--r->nidle];
+			AZ(pthread_mutex_unlock(&r->mtx));
+			*fresh = 0;
+			return (c);
+		}
+		if (r->nconns < r->cfg.max_conns)
+			break;
+		SR_COUNT(r->vsc, redis_pool_waits);
+		if (pthread_cond_timedwait(&r->cond, &r->mtx, &deadline) ==
+		    ETIMEDOUT) {
+			AZ(pthread_mutex_unlock(&r->mtx));
+			SR_COUNT(r->vsc, redis_errors);
+			sr_redis_log(r, vsl, "pool", "no free connection");
+			return (NULL);
+		}
+		now = VTIM_mono();
+	}
+	r->nconns++;
+	if (r->down) {
+		/* one worker probes a down Redis, the others fail fast */
+		r->down_until = now + r->cfg.connect_timeout + r->cfg.timeout;
+	}
+	AZ(pthread_mutex_unlock(&r->mtx));
+
+	c = sr_redis_connect(r, vsl);
+
+	AZ(pthread_mutex_lock(&r->mtx));
+	if (c == NULL) {
+		r->nconns--;
+		r->down = 1;
+		r->down_until = VTIM_mono() + r->cfg.retry_after;
+		AZ(pthread_cond_signal(&r->cond));
+	} else {
+		r->down = 0;
+		r->down_until = 0;
+	}
+	AZ(pthread_mutex_unlock(&r->mtx));
+	if (c == NULL)
+		SR_COUNT(r->vsc, redis_errors);
+	*fresh = 1;
+	return (c);
+}
+
+static void
+sr_redis_give(struct sr_redis *r, redisContext *c)
+{
+	int keep;
+
+	AN(c);
+	keep = (c->err == 0);
+	AZ(pthread_mutex_lock(&r->mtx));
+	if (keep) {
+		assert(r->nidle < r->cfg.max_conns);
+		r->idle[r->nidle++] = c;
+	} else
+		r->nconns--;
+	AZ(pthread_cond_signal(&r->cond));
+	AZ(pthread_mutex_unlock(&r->mtx));
+	if (!keep)
+		redisFree(c);
+}
+
+/*
+ * Sends one command; returns its reply or NULL when Redis could not be
+ * asked (already logged and counted).
+ */
+static redisReply *
+sr_redis_command(struct sr_redis *r, struct vsl_log *vsl, int argc,
+    const char **argv, const size_t *argvlen)
+{
+	redisContext *c;
+	redisReply *reply;
+	int fresh, attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		c = sr_redis_take(r, vsl, &fresh);
+		if (c == NULL)
+			return (NULL);
+		SR_COUNT(r->vsc, redis_commands);
+		reply = redisCommandArgv(c, argc, argv, argvlen);
+		if (reply == NULL) {
+			AN(c->err);
+			sr_redis_log(r, vsl, argv[0], c->errstr);
+		}
+		sr_redis_give(r, c);
+		if (reply != NULL)
+			return (reply);
+		SR_COUNT(r->vsc, redis_errors);
+		if (fresh)
+			break;
+		/* idle ones are as old as this one: likely as dead */
+		sr_redis_close_idle(r);
+	}
+	sr_redis_mark_down(r);
+	return (NULL);
+}
+
+void
+sr_redis_get(struct sr_redis *r, struct vsl_log *vsl, const char *key,
+    size_t keylen, struct sr_route *route)
+{
+	redisReply *reply;
+	const char *argv[2];
+	size_t argvlen[2];
+	size_t n;
+
+	CHECK_OBJ_NOTNULL(r, SR_REDIS_MAGIC);
+	AN(route);
+	argv[0] = "GET";
+	argvlen[0] = 3;
+	argv[1] = key;
+	argvlen[1] = keylen;
+	route->state = SR_ROUTE_ERROR;
+	reply = sr_redis_command(r, vsl, 2, argv, argvlen);
+	if (reply == NULL)
+		return;
+	switch (reply->type) {
+	case REDIS_REPLY_NIL:
+		route->state = SR_ROUTE_ABSENT;
+		break;
+	case REDIS_REPLY_STRING:
+		route->state = SR_ROUTE_FOUND;
+		route->len = reply->len;
+		n = reply->len;
+		if (n > SR_VALUE_MAX)
+			n = SR_VALUE_MAX;
+		memcpy(route->value, reply->str, n);
+		route->value[n] = '\0';
+		break;
+	case REDIS_REPLY_ERROR:
+		SR_COUNT(r->vsc, redis_errors);
+		sr_redis_log(r, vsl, "GET", reply->str);
+		break;
+	default:
+		SR_COUNT(r->vsc, redis_errors);
+		sr_redis_log(r, vsl, "GET", "unexpected reply type");
+		break;
+	}
+	freeReplyObject(reply);
+}
+
+int
+sr_redis_ping(struct sr_redis *r, struct vsl_log *vsl)
+{
+	redisReply *reply;
+	const char *argv[1] = { "PING" };
+	int ok;
+
+	CHECK_OBJ_NOTNULL(r, SR_REDIS_MAGIC);
+	reply = sr_redis_command(r, vsl, 1, argv, NULL);
+	if (reply == NULL)
+		return (0);
+	ok = reply->type == REDIS_REPLY_STATUS;
+	freeReplyObject(reply);
+	return (ok);
+}
