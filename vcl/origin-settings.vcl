@@ -1,0 +1,107 @@
+#-
+# Copyright (c) 2026 The streamroute authors
+# SPDX-License-Identifier: BSD-2-Clause
+#
+# origin-settings.vcl -- THE SETTINGS OF THE STREAMROUTE ORIGIN.
+#
+# This is the one file to edit.  origin.vcl includes it as
+# "streamroute/origin-settings.vcl", searched along the vcl_path
+# parameter (default /etc/varnish:/usr/share/varnish/vcl), so an edited
+# copy in /etc/varnish/streamroute/ takes precedence over the copy that
+# "make install" puts in /usr/share/varnish/vcl/streamroute/.
+# See docs/vcl.md.
+#
+# Everything here is a setting; the behaviour lives in streamroute.vcl.
+# Values are plain VCL: durations are checked when the VCL is compiled.
+
+#######################################################################
+# 1. Redis: where media servers register their streams
+#    ("SET <stream key> <ip:port> EX <ttl>").
+
+sub vcl_init {
+	new router = streamroute.router(
+		# "host:port" or the absolute path of a unix socket.
+		redis = "127.0.0.1:6379",
+		# Networks media servers may live in; a route elsewhere
+		# is refused (503).
+		allow = "127.0.0.0/8, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, ::1/128, fc00::/7");
+}
+
+#######################################################################
+# 2. Client side: read at the start of every request (vcl_recv).
+
+sub sr_settings {
+	# Fixed path in front of the stream key: "" serves
+	# /<key>/live.m3u8, "/live" serves /live/<key>/live.m3u8.
+	# At most three segments, no trailing slash.  It is removed
+	# before the request goes to the media server.
+	set req.http.sr-prefix = "";
+
+	# Access-Control-Allow-Origin on every response.
+	set req.http.sr-cors-origin = "*";
+
+	# "on" adds X-Cache, X-SR-Type, X-SR-TTL and X-SR-Backend to
+	# responses.  Stale deliveries are logged either way.
+	set req.http.sr-debug = "off";
+}
+
+# Who may read /status (like nginx's stub_status "allow 127.0.0.1").
+acl sr_status_acl {
+	"127.0.0.1";
+	"::1";
+}
+
+#######################################################################
+# 3. Media-server timeouts, per request type (vcl_backend_fetch).
+#    bereq.http.sr-type is "master" (live.m3u8), "playlist" (any
+#    other .m3u8, .mpd), "segment" (.ts .m4s .mp4 .aac .vtt) or
+#    "other"; bereq.http.sr-blocking is "1" for an LL-HLS blocking
+#    playlist reload (_HLS_msn in the query).
+
+sub sr_settings_fetch {
+	if (bereq.http.sr-blocking) {
+		# The media server may hold a blocking reload for up to
+		# three target durations (6 s segments: 18 s).
+		set bereq.first_byte_timeout = 20s;
+	} elsif (bereq.http.sr-type == "master" ||
+	    bereq.http.sr-type == "playlist") {
+		# A playlist that is not there at once is stale anyway.
+		set bereq.first_byte_timeout = 2s;
+	} else {
+		set bereq.first_byte_timeout = 5s;
+	}
+}
+
+#######################################################################
+# 4. Cache lifetimes (vcl_backend_response, vcl_backend_error).
+#    ttl:   how long a response is fresh here.  The media server's own
+#           Cache-Control is ignored: this table wins.
+#    grace: how long after that it may still be served stale, both
+#           while one background fetch refreshes it and while the
+#           media server fails.  A live playlist minutes old is worse
+#           than an error, so playlists get little grace; a segment
+#           never changes, so it may be served as long as it exists.
+#    sr-type "error": unknown stream (404), Redis or media server down
+#           (503), segment not produced yet (404).  Keep ttl at about
+#           1 s (a positive TTL lets waiting requests share the
+#           answer) and grace at 0.
+
+sub sr_settings_ttl {
+	if (bereq.http.sr-type == "master") {		# live.m3u8
+		set beresp.ttl = 60s;
+		set beresp.grace = 30s;
+	} elsif (bereq.http.sr-type == "playlist") {	# index.m3u8, .mpd
+		set beresp.ttl = 1s;
+		set beresp.grace = 5s;
+	} elsif (bereq.http.sr-type == "segment") {	# .ts .m4s .mp4 ...
+		set beresp.ttl = 60s;
+		set beresp.grace = 60s;
+	} elsif (bereq.http.sr-type == "error") {
+		set beresp.ttl = 1s;
+		set beresp.grace = 0s;
+	} else {					# anything else
+		set beresp.ttl = 1s;
+		set beresp.grace = 0s;
+	}
+	set beresp.keep = 0s;
+}
