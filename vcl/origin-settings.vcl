@@ -40,7 +40,7 @@ sub sr_settings {
 	# Access-Control-Allow-Origin on every response.
 	set req.http.sr-cors-origin = "*";
 
-	# "on" adds X-Cache, X-SR-Type, X-SR-TTL and X-SR-Backend to
+	# "on" adds X-Cache, X-SR-Type, X-SR-TTL, X-SR-Grace and X-SR-Backend to
 	# responses.  Stale deliveries are logged either way.
 	set req.http.sr-debug = "off";
 }

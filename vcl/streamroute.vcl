@@ -172,6 +172,7 @@ sub sr_deliver {
 		}
 		set resp.http.X-SR-Type = resp.http.sr-type;
 		set resp.http.X-SR-TTL = obj.ttl;
+		set resp.http.X-SR-Grace = obj.grace;
 		set resp.http.X-SR-Backend = resp.http.sr-backend;
 	}
 	unset resp.http.sr-type;
