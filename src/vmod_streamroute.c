@@ -342,13 +342,23 @@ sr_fetch_redis(void *priv, const char *key, size_t keylen,
 	sr_redis_get(fc->rt->redis, fc->vsl, key, keylen, route);
 }
 
-/* Redis values are anyone's bytes: quote them before they reach a log. */
+/*
+ * Redis values are anyone's bytes: they reach the log escaped, on one
+ * line, and cut short.
+ */
+#define SR_LOG_VALUE_MAX	64
+
 static const char *
 sr_quote(struct vsb *vsb, const char *s, size_t len)
 {
 
 	VSB_clear(vsb);
-	VSB_quote(vsb, s, (int)len, VSB_QUOTE_CSTR);
+	VSB_putc(vsb, '"');
+	VSB_quote(vsb, s, (int)(len > SR_LOG_VALUE_MAX ?
+	    SR_LOG_VALUE_MAX : len), VSB_QUOTE_PLAIN);
+	if (len > SR_LOG_VALUE_MAX)
+		VSB_cat(vsb, "...");
+	VSB_putc(vsb, '"');
 	if (VSB_finish(vsb) != 0)
 		return ("\"...\"");
 	return (VSB_data(vsb));
@@ -364,7 +374,7 @@ sr_lookup(VRT_CTX, struct vmod_streamroute_router *rt, VCL_STRING key,
 {
 	struct sr_fetch_ctx fc;
 	struct vsb vsb[1];
-	char rkey[SR_KEY_MAX + 256], qbuf[SR_VALUE_MAX * 4 + 8];
+	char rkey[SR_KEY_MAX + 256], qbuf[SR_LOG_VALUE_MAX * 4 + 8];
 	const char *outcome, *why;
 	size_t keylen, rkeylen, vlen;
 
@@ -419,8 +429,8 @@ sr_lookup(VRT_CTX, struct vmod_streamroute_router *rt, VCL_STRING key,
 		if (why != NULL)
 			VSLb(ctx->vsl, SLT_Error,
 			    "streamroute: %s: key=%s value=%s: %s",
-			    rt->vcl_name, key, sr_quote(vsb, route->value,
-			    vlen > SR_VALUE_MAX ? SR_VALUE_MAX : vlen), why);
+			    rt->vcl_name, key,
+			    sr_quote(vsb, route->value, vlen), why);
 		break;
 	default:
 		outcome = OUTCOME_UNAVAILABLE;
@@ -431,8 +441,7 @@ sr_lookup(VRT_CTX, struct vmod_streamroute_router *rt, VCL_STRING key,
 	    "streamroute: %s key=%s outcome=%s source=%s route=%s",
 	    rt->vcl_name, key, outcome, sr_route_source_name(route->source),
 	    route->state == SR_ROUTE_FOUND ?
-	    sr_quote(vsb, route->value,
-	    route->len > SR_VALUE_MAX ? SR_VALUE_MAX : route->len) : "-");
+	    sr_quote(vsb, route->value, route->len) : "-");
 	VSB_fini(vsb);
 	return (outcome);
 }
