@@ -40,8 +40,10 @@ sub sr_settings {
 	# Access-Control-Allow-Origin on every response.
 	set req.http.sr-cors-origin = "*";
 
-	# "on" adds X-Cache, X-SR-Type, X-SR-TTL, X-SR-Grace and X-SR-Backend to
-	# responses.  Stale deliveries are logged either way.
+	# "on" adds X-Cache (HIT, MISS, STALE), X-SR-Type, X-SR-TTL,
+	# X-SR-Grace and X-SR-Backend to responses.  Stale deliveries are
+	# counted (MAIN.cache_hit_grace) and logged (VCL_Log sr-stale)
+	# either way.
 	set req.http.sr-debug = "off";
 }
 

@@ -34,6 +34,7 @@ sub sr_recv {
 	unset req.http.sr-query;
 	unset req.http.sr-synth;
 	unset req.http.sr-stale;
+	unset req.http.sr-redis;
 	call sr_settings;
 
 	# CORS preflight: any path, answered here.
@@ -211,15 +212,15 @@ sub sr_status {
 	# What VCL can tell honestly.  Traffic counters are in
 	# varnishstat (MAIN.cache_*, MAIN.backend_req, STREAMROUTE.*).
 	if (router.redis_ok()) {
-		set req.http.sr-synth = "ok";
+		set req.http.sr-redis = "ok";
 	} else {
-		set req.http.sr-synth = "unreachable";
+		set req.http.sr-redis = "unreachable";
 	}
 	set resp.body = {"streamroute origin
 host: "} + server.hostname + {"
 identity: "} + server.identity + {"
 time: "} + now + {"
-redis: "} + req.http.sr-synth + {"
+redis: "} + req.http.sr-redis + {"
 prefix: ""} + req.http.sr-prefix + {""
 cors-origin: "} + req.http.sr-cors-origin + {"
 debug: "} + req.http.sr-debug + {"
