@@ -1,0 +1,55 @@
+#!/bin/sh
+# Builds streamroute and runs every test suite: the unit tests and VMOD
+# tests (src/tests) and the shipped-VCL tests (tests/vcl), each against
+# real redis-server and varnishd processes.  Ends with one line:
+#   tests: N passed, N failed
+#
+# Usage: scripts/test.sh [make check arguments, e.g. TESTS=tests/m00001.vtc]
+set -u
+cd "$(dirname "$0")/.."
+
+need="varnishd varnishtest redis-server redis-cli curl autoreconf pkg-config rst2man"
+for cmd in $need; do
+	if ! command -v "$cmd" >/dev/null 2>&1; then
+		echo "test.sh: $cmd is missing; run scripts/install-deps.sh first" >&2
+		exit 2
+	fi
+done
+
+if [ ! -x configure ] || [ configure.ac -nt configure ]; then
+	./autogen.sh || exit 2
+fi
+# configure lists the .vtc files: rerun it so that new tests are seen
+./configure RST2MAN=/usr/bin/rst2man >/dev/null || exit 2
+make -j2 >/dev/null || { make; exit 2; }
+
+find . -name '*.trs' -delete
+make -k check "$@" >/dev/null 2>&1
+status=$?
+
+passed=0
+failed=0
+skipped=0
+for trs in $(find src tests -name '*.trs' | sort); do
+	result=$(sed -n 's/^:test-result: //p' "$trs")
+	name=${trs%.trs}
+	case $result in
+	PASS|XFAIL)
+		passed=$((passed + 1)) ;;
+	SKIP)
+		skipped=$((skipped + 1))
+		echo "SKIP: $name" ;;
+	*)
+		failed=$((failed + 1))
+		echo "FAIL: $name (see $name.log)"
+		tail -n 30 "$name.log" | grep -E '^(----|#)' | head -n 5 ;;
+	esac
+done
+[ $skipped -gt 0 ] && echo "($skipped skipped: a needed program is missing)"
+if [ $status -ne 0 ] && [ $failed -eq 0 ]; then
+	# make itself failed before any test could report
+	failed=1
+	echo "FAIL: make check exited $status without a failing test"
+fi
+echo "tests: $passed passed, $failed failed"
+[ $failed -eq 0 ]
