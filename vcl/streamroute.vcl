@@ -46,18 +46,18 @@ sub sr_recv {
 	}
 
 	# Load balancer checks: never cached, never routed.
-	if (req.url == "/healthcheck") {
+	if (req.url ~ "^/healthcheck(\?|$)") {
 		set req.http.sr-synth = "health";
 		return (synth(200, "OK"));
 	}
-	if (req.url == "/healthcheck/deep") {
+	if (req.url ~ "^/healthcheck/deep(\?|$)") {
 		set req.http.sr-synth = "health";
 		if (router.redis_ok()) {
 			return (synth(200, "OK"));
 		}
 		return (synth(503, "Redis unreachable"));
 	}
-	if (req.url == "/status") {
+	if (req.url ~ "^/status(\?|$)") {
 		if (client.ip !~ sr_status_acl) {
 			return (synth(403));
 		}
