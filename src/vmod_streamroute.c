@@ -240,8 +240,11 @@ vmod_router__init(VRT_CTX, struct vmod_streamroute_router **rtp,
 	ccfg.negative_ttl = a->negative_ttl;
 	ccfg.stale_ttl = a->stale_ttl;
 	ccfg.max_entries = (unsigned)a->max_routes;
-	/* the longest a leader can take: a connect, a GET and its retry */
-	ccfg.wait_timeout = a->redis_connect_timeout +
+	/*
+	 * The longest a leader can take: a wait for a pooled connection,
+	 * then a GET on it, and its retry on a new connection.
+	 */
+	ccfg.wait_timeout = 2 * a->redis_connect_timeout +
 	    3 * a->redis_timeout + 0.1;
 	rt->cache = sr_cache_new(&ccfg);
 	AN(rt->cache);

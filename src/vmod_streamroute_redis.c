@@ -329,27 +329,33 @@ sr_redis_command(struct sr_redis *r, struct vsl_log *vsl, int argc,
 {
 	redisContext *c;
 	redisReply *reply;
-	int fresh, attempt;
+	int fresh, closed;
 
-	for (attempt = 0; attempt < 2; attempt++) {
+	while (1) {
 		c = sr_redis_take(r, vsl, &fresh);
 		if (c == NULL)
 			return (NULL);
 		SR_COUNT(r->vsc, redis_commands);
 		reply = redisCommandArgv(c, argc, argv, argvlen);
+		closed = 0;
 		if (reply == NULL) {
 			AN(c->err);
+			/* Redis closes idle connections, or was restarted */
+			closed = c->err == REDIS_ERR_EOF ||
+			    (c->err == REDIS_ERR_IO &&
+			    (errno == ECONNRESET || errno == EPIPE));
 			sr_redis_log(r, vsl, argv[0], c->errstr);
 		}
 		sr_redis_give(r, c);
 		if (reply != NULL)
 			return (reply);
 		SR_COUNT(r->vsc, redis_errors);
-		if (fresh)
+		if (fresh || !closed)
 			break;
-		/* idle ones are as old as this one: likely as dead */
+		/* the idle ones are as old as this one: likely as dead */
 		sr_redis_close_idle(r);
 	}
+	/* a timeout or a refused connection: fail fast for a while */
 	sr_redis_mark_down(r);
 	return (NULL);
 }
