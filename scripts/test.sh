@@ -8,13 +8,20 @@
 set -u
 cd "$(dirname "$0")/.."
 
-need="varnishd varnishtest redis-server redis-cli curl autoreconf pkg-config rst2man"
-for cmd in $need; do
-	if ! command -v "$cmd" >/dev/null 2>&1; then
-		echo "test.sh: $cmd is missing; run scripts/install-deps.sh first" >&2
+missing() {
+	for cmd in varnishd varnishtest redis-server redis-cli curl autoreconf \
+	    pkg-config rst2man; do
+		command -v "$cmd" >/dev/null 2>&1 || { echo "$cmd"; return; }
+	done
+}
+if [ -n "$(missing)" ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "test.sh: $(missing) is missing: run scripts/install-deps.sh as root" >&2
 		exit 2
 	fi
-done
+	echo "test.sh: installing what is missing ($(missing))" >&2
+	scripts/install-deps.sh >/dev/null || exit 2
+fi
 
 if [ ! -x configure ] || [ configure.ac -nt configure ]; then
 	./autogen.sh || exit 2
