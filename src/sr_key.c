@@ -107,7 +107,7 @@ sr_key_template_parse(struct sr_key_template *kt, const char *spec)
 	const char *mark;
 
 	memset(kt, 0, sizeof *kt);
-	if (spec == NULL)
+	if (spec == NULL || strlen(spec) >= SR_KEY_TEMPLATE_MAX)
 		return (-1);
 	mark = strstr(spec, "{key}");
 	if (mark == NULL || strstr(mark + 5, "{key}") != NULL)

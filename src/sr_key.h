@@ -7,6 +7,7 @@
 
 #define SR_KEY_MAX	128
 #define SR_PATH_MAX	1024
+#define SR_KEY_TEMPLATE_MAX	256
 
 int sr_key_valid(const char *key, size_t len);
 size_t sr_key_from_url(const char *url, const char *prefix,

@@ -204,8 +204,9 @@ vmod_router__init(VRT_CTX, struct vmod_streamroute_router **rtp,
 	}
 
 	if (sr_key_template_parse(&rt->key_template, a->key_template))
-		SR_FAIL("%s: key_template must contain {key} exactly once",
-		    vcl_name);
+		SR_FAIL("%s: key_template must contain {key} exactly once "
+		    "and be shorter than %d bytes", vcl_name,
+		    SR_KEY_TEMPLATE_MAX);
 	err = sr_netlist_parse(&rt->allow, a->allow);
 	if (err != NULL)
 		SR_FAIL("%s: allow: %s", vcl_name, err);
@@ -331,6 +332,23 @@ sr_task_get(VRT_CTX, const struct vmod_streamroute_router *rt)
 	return (task);
 }
 
+/* A Redis key: room for the longest key and template */
+#define SR_RKEY_MAX		(SR_KEY_MAX + SR_KEY_TEMPLATE_MAX)
+
+/* Returns the length of the Redis key for key, or 0 if key is invalid. */
+static size_t
+sr_redis_key(const struct vmod_streamroute_router *rt, VCL_STRING key,
+    char *buf)
+{
+	size_t keylen;
+
+	keylen = key != NULL ? strlen(key) : 0;
+	if (!sr_key_valid(key, keylen))
+		return (0);
+	return (sr_key_template_expand(&rt->key_template, key, keylen,
+	    buf, SR_RKEY_MAX));
+}
+
 struct sr_fetch_ctx {
 	struct vmod_streamroute_router	*rt;
 	struct vsl_log			*vsl;
@@ -377,21 +395,14 @@ sr_lookup(VRT_CTX, struct vmod_streamroute_router *rt, VCL_STRING key,
 {
 	struct sr_fetch_ctx fc;
 	struct vsb vsb[1];
-	char rkey[SR_KEY_MAX + 256], qbuf[SR_LOG_VALUE_MAX * 4 + 8];
+	char rkey[SR_RKEY_MAX], qbuf[SR_LOG_VALUE_MAX * 4 + 8];
 	const char *outcome, *why;
-	size_t keylen, rkeylen, vlen;
+	size_t rkeylen, vlen;
 
 	memset(route, 0, sizeof *route);
-	keylen = key != NULL ? strlen(key) : 0;
-	if (!sr_key_valid(key, keylen)) {
-		VSLb(ctx->vsl, SLT_Error, "streamroute: %s: invalid key",
-		    rt->vcl_name);
-		return (OUTCOME_BADKEY);
-	}
-	rkeylen = sr_key_template_expand(&rt->key_template, key, keylen,
-	    rkey, sizeof rkey);
+	rkeylen = sr_redis_key(rt, key, rkey);
 	if (rkeylen == 0) {
-		VSLb(ctx->vsl, SLT_Error, "streamroute: %s: key too long",
+		VSLb(ctx->vsl, SLT_Error, "streamroute: %s: invalid key",
 		    rt->vcl_name);
 		return (OUTCOME_BADKEY);
 	}
@@ -532,16 +543,12 @@ VCL_VOID v_matchproto_(td_streamroute_router_invalidate)
 vmod_router_invalidate(VRT_CTX, struct vmod_streamroute_router *rt,
     VCL_STRING key)
 {
-	char rkey[SR_KEY_MAX + 256];
-	size_t keylen, rkeylen;
+	char rkey[SR_RKEY_MAX];
+	size_t rkeylen;
 
 	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
 	CHECK_OBJ_NOTNULL(rt, VMOD_STREAMROUTE_ROUTER_MAGIC);
-	keylen = key != NULL ? strlen(key) : 0;
-	if (!sr_key_valid(key, keylen))
-		return;
-	rkeylen = sr_key_template_expand(&rt->key_template, key, keylen,
-	    rkey, sizeof rkey);
+	rkeylen = sr_redis_key(rt, key, rkey);
 	if (rkeylen == 0)
 		return;
 	VSLb(ctx->vsl, SLT_VCL_Log, "streamroute: %s key=%s invalidated%s",

@@ -14,6 +14,10 @@
 
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -53,6 +57,7 @@ sr_redis_location(struct sr_redis_cfg *cfg, const char *spec)
 	char *end;
 	long port;
 	size_t hlen;
+	struct in6_addr a6;
 
 	if (spec == NULL || *spec == '\0')
 		return ("empty Redis location");
@@ -81,6 +86,16 @@ sr_redis_location(struct sr_redis_cfg *cfg, const char *spec)
 		return ("Redis location: bad port");
 	cfg->host = strndup(h, hlen);
 	AN(cfg->host);
+	/*
+	 * hiredis would resolve a name with getaddrinfo() at each connect,
+	 * on the request path and beyond redis_connect_timeout.
+	 */
+	if (inet_pton(AF_INET, cfg->host, &a6) != 1 &&
+	    inet_pton(AF_INET6, cfg->host, &a6) != 1) {
+		free(cfg->host);
+		cfg->host = NULL;
+		return ("Redis location: host must be a numeric address");
+	}
 	cfg->port = (int)port;
 	return (NULL);
 }

@@ -108,6 +108,12 @@ main(void)
 	CHECK(sr_key_template_parse(&kt, "route:") == -1);
 	CHECK(sr_key_template_parse(&kt, "{key}{key}") == -1);
 	CHECK(sr_key_template_parse(&kt, NULL) == -1);
+	memset(url, 'p', sizeof url);
+	memcpy(url + SR_KEY_TEMPLATE_MAX - 6, "{key}", 6);
+	CHECK(sr_key_template_parse(&kt, url) == 0);
+	sr_key_template_fini(&kt);
+	memcpy(url + SR_KEY_TEMPLATE_MAX - 5, "{key}", 6);
+	CHECK(sr_key_template_parse(&kt, url) == -1);
 
 	return (unit_report("unit_key"));
 }
