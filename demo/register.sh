@@ -1,0 +1,135 @@
+#!/bin/sh
+# register.sh -- the demo media server's route registration helper.
+# Follows the route registration contract in docs/registration.md.
+#
+# nginx-rtmp runs it (see media-server.sh):
+#
+#   exec              register.sh heartbeat  REDIS KEY ADDR HLSDIR TTL
+#   exec_publish_done register.sh unregister REDIS KEY ADDR HLSDIR
+#
+# heartbeat   runs while the stream is published (nginx-rtmp's "exec":
+#             started on publish, sent SIGTERM when publishing stops).
+#             Waits until the first HLS segment is written (a route must
+#             only exist for a playable stream), writes the master
+#             playlist HLSDIR/live.m3u8, claims the route with
+#             "SET KEY ADDR EX TTL", then every TTL/3 seconds refreshes it
+#             -- only while it still names ADDR (or is missing, e.g. Redis
+#             was restarted): a stream that moved to another media server
+#             is never taken back.  On SIGTERM it stops refreshing and
+#             removes the route if it still names ADDR.
+# unregister  removes the route if it still names ADDR (atomically, with a
+#             Lua script), and the master playlist.  Safe to run twice.
+#
+# REDIS is "host:port" or the path of a unix socket.  ADDR is the "ip:port"
+# of this media server's HTTP side, as the origin must reach it.
+#
+# nginx starts this with an empty environment: set PATH ourselves.
+PATH=/usr/local/bin:/usr/bin:/bin
+export PATH
+set -u
+umask 022
+
+# Lua: refresh the route only if it is ours or missing.
+LUA_REFRESH='local v = redis.call("GET", KEYS[1])
+if v == false or v == ARGV[1] then
+  return redis.call("SET", KEYS[1], ARGV[1], "EX", ARGV[2])
+end
+return v'
+# Lua: delete the route only if it is still ours.
+LUA_RELEASE='if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("DEL", KEYS[1])
+end
+return 0'
+
+# nginx-rtmp discards our output: log beside the HLS directory too
+log() {
+	echo "register.sh[$$]: $*" >&2
+	[ -n "${HLSDIR:-}" ] && [ -d "${HLSDIR%/*}" ] &&
+	    echo "$(date '+%F %T') register.sh[$$]: $*" >>"${HLSDIR%/*}/../register.log"
+	return 0
+}
+
+rcli() {
+	case $REDIS in
+	/*)	redis-cli -s "$REDIS" "$@" ;;
+	*)	redis-cli -h "${REDIS%:*}" -p "${REDIS##*:}" "$@" ;;
+	esac
+}
+
+# master playlist naming the one rendition (index.m3u8)
+write_master() {
+	[ -n "$HLSDIR" ] && [ -d "$HLSDIR" ] || return 0
+	if [ -z "${STREAMINF:-}" ]; then
+		STREAMINF="BANDWIDTH=500000"
+		seg=$(ls -t "$HLSDIR"/*.ts 2>/dev/null | head -n 1)
+		if [ -n "$seg" ] && command -v ffprobe >/dev/null 2>&1; then
+			wh=$(ffprobe -v error -select_streams v:0 \
+			    -show_entries stream=width,height -of csv=p=0:s=x \
+			    "$seg" 2>/dev/null | head -n 1)
+			case $wh in
+			[0-9]*x[0-9]*) STREAMINF="$STREAMINF,RESOLUTION=$wh" ;;
+			esac
+		fi
+	fi
+	printf '#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:%s\nindex.m3u8\n' \
+	    "$STREAMINF" >"$HLSDIR/.live.m3u8.$$" &&
+	    mv -f "$HLSDIR/.live.m3u8.$$" "$HLSDIR/live.m3u8"
+}
+
+release() {
+	r=$(rcli EVAL "$LUA_RELEASE" 1 "$KEY" "$ADDR" 2>&1)
+	log "released $KEY $ADDR: $r"
+	[ -n "$HLSDIR" ] && rm -f "$HLSDIR/live.m3u8"
+}
+
+stopping=0
+on_term() {
+	stopping=1
+	[ -n "${sleeper:-}" ] && kill "$sleeper" 2>/dev/null
+}
+
+heartbeat() {
+	trap on_term TERM INT HUP
+	beat=$((TTL / 3))
+	[ "$beat" -ge 1 ] || beat=1
+	# wait for the first playlist: up to 60 s
+	i=0
+	while [ $stopping -eq 0 ] && [ ! -s "$HLSDIR/index.m3u8" ] && [ $i -lt 600 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if [ $stopping -eq 0 ]; then
+		write_master
+		r=$(rcli SET "$KEY" "$ADDR" EX "$TTL" 2>&1)
+		log "registered $KEY -> $ADDR for ${TTL}s: $r"
+	fi
+	while [ $stopping -eq 0 ]; do
+		sleep "$beat" &
+		sleeper=$!
+		wait "$sleeper"
+		sleeper=
+		[ $stopping -eq 0 ] || break
+		write_master
+		r=$(rcli EVAL "$LUA_REFRESH" 1 "$KEY" "$ADDR" "$TTL" 2>&1)
+		[ "$r" = OK ] || log "not refreshed $KEY: $r"
+	done
+	release
+}
+
+cmd=${1:-}
+case $cmd in
+heartbeat)
+	[ $# -eq 6 ] || { echo "usage: $0 heartbeat REDIS KEY ADDR HLSDIR TTL" >&2; exit 2; }
+	REDIS=$2 KEY=$3 ADDR=$4 HLSDIR=$5 TTL=$6
+	heartbeat
+	;;
+unregister)
+	[ $# -ge 4 ] || { echo "usage: $0 unregister REDIS KEY ADDR [HLSDIR]" >&2; exit 2; }
+	REDIS=$2 KEY=$3 ADDR=$4 HLSDIR=${5:-}
+	release
+	;;
+*)
+	echo "usage: $0 heartbeat|unregister ..." >&2
+	exit 2
+	;;
+esac
