@@ -1,0 +1,998 @@
+#!/usr/bin/env python3
+# Copyright (c) 2026 The streamroute authors
+# SPDX-License-Identifier: BSD-2-Clause
+"""streamroute benchmarks: the origin (shipped VCL + VMOD, routes in Redis)
+against a reference (the same caching policy, one static backend), side by
+side, alternating A B A B in one run.  Run through bench/run.sh; see
+bench/README.md.  Standard library only.
+
+Every process this script starts is recorded with its PID (and a pidfile in
+the run directory) and stopped by that PID at exit.  Every load is bounded in
+count and time.  Everything listens on loopback.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH)
+VMOD_DIR = os.path.join(REPO, "src", ".libs")
+SYS_VMOD_DIR = "/usr/lib/x86_64-linux-gnu/varnish/vmods"
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+# ----------------------------------------------------------------------
+# Processes
+
+class Procs:
+    def __init__(self, rundir):
+        self.rundir = rundir
+        self.procs = []  # (name, Popen)
+
+    def start(self, name, argv, **kw):
+        out = open(os.path.join(self.rundir, name + ".log"), "ab")
+        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, **kw)
+        with open(os.path.join(self.rundir, name + ".pid"), "w") as f:
+            f.write("%d\n" % p.pid)
+        self.procs.append((name, p))
+        return p
+
+    def stop(self, name, sig=signal.SIGTERM, wait=10):
+        for i, (n, p) in enumerate(self.procs):
+            if n == name:
+                self._stop(p, sig, wait)
+                del self.procs[i]
+                return
+
+    @staticmethod
+    def _stop(p, sig=signal.SIGTERM, wait=10):
+        if p.poll() is not None:
+            return
+        try:
+            os.kill(p.pid, signal.SIGCONT)
+            os.kill(p.pid, sig)
+            p.wait(wait)
+        except subprocess.TimeoutExpired:
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait(5)
+        except ProcessLookupError:
+            pass
+
+    def stop_all(self):
+        for n, p in reversed(self.procs):
+            self._stop(p)
+        self.procs = []
+
+
+def wait_for(fn, timeout, what):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        try:
+            if fn():
+                return
+        except Exception:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("timed out waiting for " + what)
+
+
+def http_get(port, path, timeout=5, host="127.0.0.1"):
+    r = urllib.request.urlopen("http://%s:%d%s" % (host, port, path), timeout=timeout)
+    return r.status, r.read()
+
+
+def http_status(port, path, timeout=5):
+    try:
+        s, _ = http_get(port, path, timeout)
+        return s
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+# ----------------------------------------------------------------------
+# Redis
+
+class Redis:
+    def __init__(self, procs, rundir):
+        self.procs, self.rundir = procs, rundir
+        self.port = free_port()
+        self.p = None
+
+    def start(self):
+        self.p = self.procs.start("redis", [
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--dir", self.rundir])
+        wait_for(lambda: self.cli("PING").strip() == "PONG", 10, "redis")
+
+    def cli(self, *args, inp=None):
+        return subprocess.run(["redis-cli", "-p", str(self.port)] + list(args),
+                              input=inp, capture_output=True, text=True,
+                              timeout=60).stdout
+
+    def seed(self, routes):
+        """routes: dict key -> ip:port, written with redis-cli --pipe."""
+        def cmd(*a):
+            s = "*%d\r\n" % len(a)
+            for x in a:
+                s += "$%d\r\n%s\r\n" % (len(x), x)
+            return s
+        data = "".join(cmd("SET", k, v, "EX", "86400") for k, v in routes.items())
+        out = self.cli("--pipe", inp=data)
+        if "errors: 0" not in out:
+            raise RuntimeError("redis seed: " + out)
+
+    def gets(self):
+        m = re.search(r"cmdstat_get:calls=(\d+)", self.cli("INFO", "commandstats"))
+        return int(m.group(1)) if m else 0
+
+
+# ----------------------------------------------------------------------
+# Media servers
+
+NGINX_CONF = """
+daemon off;
+worker_processes 1;
+worker_rlimit_nofile 16384;
+pid {d}/nginx.pid;
+error_log {d}/nginx-error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+    keepalive_requests 10000000;
+    keepalive_timeout 300s;
+    client_body_temp_path {d}/nginx-tmp;
+    proxy_temp_path {d}/nginx-tmp;
+    fastcgi_temp_path {d}/nginx-tmp;
+    uwsgi_temp_path {d}/nginx-tmp;
+    scgi_temp_path {d}/nginx-tmp;
+    server {{
+{listens}
+        root {d}/www;
+        # Any segment path answers: 200 KB under a "big" rendition, else 1 KB.
+        location ~ /big/[^/]+\\.ts$ {{
+            default_type video/mp2t;
+            add_header Cache-Control "max-age=600";
+            rewrite ^ /seg200k.ts break;
+        }}
+        location ~ \\.ts$ {{
+            default_type video/mp2t;
+            add_header Cache-Control "max-age=600";
+            rewrite ^ /seg1k.ts break;
+        }}
+        location ~ /live\\.m3u8$ {{
+            default_type application/vnd.apple.mpegurl;
+            add_header Cache-Control "max-age=60";
+            rewrite ^ /live.m3u8 break;
+        }}
+        location ~ \\.m3u8$ {{
+            default_type application/vnd.apple.mpegurl;
+            add_header Cache-Control "no-cache";
+            rewrite ^ /index.m3u8 break;
+        }}
+    }}
+}}
+"""
+
+
+def scale_addr(i):
+    """The i-th media-server address of the scale scenario (127.1.x.y)."""
+    return "127.1.%d.%d" % (i // 250, i % 250 + 1)
+
+
+class Media:
+    def __init__(self, procs, rundir, naddrs):
+        self.procs, self.rundir = procs, rundir
+        self.port = free_port()
+        self.naddrs = naddrs
+
+    def start(self):
+        d = self.rundir
+        www = os.path.join(d, "www")
+        os.makedirs(www, exist_ok=True)
+        os.makedirs(os.path.join(d, "nginx-tmp"), exist_ok=True)
+        with open(os.path.join(www, "seg1k.ts"), "wb") as f:
+            f.write(b"G" * 1024)
+        with open(os.path.join(www, "seg200k.ts"), "wb") as f:
+            f.write(b"G" * 204800)
+        with open(os.path.join(www, "live.m3u8"), "w") as f:
+            f.write("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\n360p/index.m3u8\n")
+        with open(os.path.join(www, "index.m3u8"), "w") as f:
+            f.write("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:6\n"
+                    "#EXT-X-MEDIA-SEQUENCE:100\n" +
+                    "".join("#EXTINF:6.000,\n20260101-%d.ts\n" % n
+                            for n in range(100, 106)))
+        listens = ["        listen 127.0.0.1:%d;" % self.port]
+        listens += ["        listen %s:%d;" % (scale_addr(i), self.port)
+                    for i in range(self.naddrs)]
+        conf = os.path.join(d, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF.format(d=d, listens="\n".join(listens)))
+        self.procs.start("nginx", ["nginx", "-c", conf, "-p", d + "/"])
+        wait_for(lambda: http_get(self.port, "/x/small/1.ts")[0] == 200, 15, "nginx")
+
+
+class SlowServer:
+    """A media server answering every request after `delay` seconds, counting
+    requests per path (GET /__stats answers at once with the counts)."""
+
+    def __init__(self, procs, delay):
+        self.procs, self.delay = procs, delay
+        self.port = free_port()
+
+    def start(self):
+        self.procs.start("slow", [sys.executable, os.path.abspath(__file__),
+                                  "slow-server", str(self.port), str(self.delay)])
+        wait_for(lambda: http_get(self.port, "/__stats")[0] == 200, 10, "slow server")
+
+    def count(self, path):
+        return json.loads(http_get(self.port, "/__stats")[1]).get(path, 0)
+
+
+def slow_server_main(port, delay):
+    counts = {}
+    body = b"S" * 1024
+
+    async def handle(reader, writer):
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                while True:
+                    h = await reader.readline()
+                    if h in (b"\r\n", b"\n", b""):
+                        break
+                path = line.split()[1].decode()
+                if path == "/__stats":
+                    b = json.dumps(counts).encode()
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(b) + b)
+                    await writer.drain()
+                    continue
+                counts[path] = counts.get(path, 0) + 1
+                await asyncio.sleep(delay)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n"
+                             b"Cache-Control: max-age=600\r\nContent-Length: %d\r\n\r\n"
+                             % len(body) + body)
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def main():
+        srv = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+        async with srv:
+            await srv.serve_forever()
+
+    asyncio.run(main())
+
+
+# ----------------------------------------------------------------------
+# Varnish
+
+class Varnish:
+    def __init__(self, procs, rundir, name, vcl, vcl_path, extra=(), wrapper=()):
+        self.procs, self.rundir, self.name = procs, rundir, name
+        self.vcl, self.vcl_path = vcl, vcl_path
+        self.port = free_port()
+        self.workdir = os.path.join(rundir, name)
+        self.extra, self.wrapper = list(extra), list(wrapper)
+        self.p = None
+
+    def start(self, timeout=60):
+        argv = self.wrapper + [
+            "varnishd", "-F", "-n", self.workdir, "-a", "127.0.0.1:%d" % self.port,
+            "-f", self.vcl, "-s", "malloc,1G",
+            "-P", os.path.join(self.rundir, self.name + "-varnishd.pid"),
+            "-p", "vcl_path=" + self.vcl_path,
+            "-p", "vmod_path=%s:%s" % (VMOD_DIR, SYS_VMOD_DIR),
+            "-T", "127.0.0.1:%d" % free_port()] + self.extra
+        self.p = self.procs.start(self.name, argv)
+        wait_for(lambda: http_status(self.port, "/healthcheck", 2) == 200, timeout,
+                 self.name + " (see %s/%s.log)" % (self.rundir, self.name))
+
+    def child_pid(self):
+        # the cache process is the manager's only child
+        with open("/proc/%d/task/%d/children" % (self.p.pid, self.p.pid)) as f:
+            kids = f.read().split()
+        return int(kids[0])
+
+    def cpu_ticks(self):
+        with open("/proc/%d/stat" % self.child_pid()) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    def rss_kb(self):
+        with open("/proc/%d/status" % self.child_pid()) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def vsm_bytes(self):
+        total = 0
+        for root, _, files in os.walk(self.workdir):
+            if "_.vsm" in root:
+                for fn in files:
+                    try:
+                        total += os.path.getsize(os.path.join(root, fn))
+                    except OSError:
+                        pass
+        return total
+
+    def stats(self):
+        out = subprocess.run(["varnishstat", "-n", self.workdir, "-1", "-j"],
+                             capture_output=True, text=True, timeout=30).stdout
+        j = json.loads(out)
+        c = j.get("counters", j)
+        return {k: v.get("value", 0) for k, v in c.items() if isinstance(v, dict)}
+
+    def stat(self, *names):
+        s = self.stats()
+        return [s.get(n, 0) for n in names]
+
+    def router_stat(self, suffix):
+        s = self.stats()
+        return sum(v for k, v in s.items()
+                   if k.startswith("STREAMROUTE.") and k.endswith("." + suffix))
+
+
+# ----------------------------------------------------------------------
+# Load
+
+WRK_LUA = os.path.join(BENCH, "wrk", "bench.lua")
+
+
+def wrk(port, mode, runid, streams, rendition="small", keyprefix="s",
+        nfiles=10, threads=2, conns=50, duration=5, timeout_s=5):
+    argv = ["wrk", "-t", str(threads), "-c", str(conns), "-d", "%ds" % duration,
+            "--timeout", "%ds" % timeout_s, "-s", WRK_LUA,
+            "http://127.0.0.1:%d" % port, "--", mode, str(runid), str(streams),
+            rendition, keyprefix, str(nfiles)]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
+    for line in r.stdout.splitlines():
+        if line.startswith("WRKJSON "):
+            j = json.loads(line[8:])
+            j["rps"] = j["requests"] / (j["duration_us"] / 1e6)
+            j["errors"] = sum(j[k] for k in j if k.startswith("err_"))
+            return j
+    raise RuntimeError("wrk failed: " + r.stdout + r.stderr)
+
+
+def measured(v, fn):
+    """Runs fn() against varnish v; adds its CPU time per request."""
+    t0 = v.cpu_ticks()
+    r = fn()
+    t1 = v.cpu_ticks()
+    hz = os.sysconf("SC_CLK_TCK")
+    if r.get("requests"):
+        r["cpu_us_per_req"] = (t1 - t0) * 1e6 / hz / r["requests"]
+    return r
+
+
+async def _herd(port, path, n):
+    conns = []
+    for i in range(0, n, 100):
+        conns += await asyncio.gather(*[asyncio.open_connection("127.0.0.1", port)
+                                        for _ in range(min(100, n - i))])
+    req = ("GET %s HTTP/1.1\r\nHost: bench\r\n\r\n" % path).encode()
+
+    async def one(reader, writer):
+        t0 = time.perf_counter()
+        writer.write(req)
+        await writer.drain()
+        status = int((await reader.readline()).split()[1])
+        clen = 0
+        while True:
+            h = await reader.readline()
+            if h in (b"\r\n", b"\n", b""):
+                break
+            if h.lower().startswith(b"content-length:"):
+                clen = int(h.split(b":")[1])
+        await reader.readexactly(clen)
+        dt = time.perf_counter() - t0
+        writer.close()
+        return dt, status
+
+    res = await asyncio.wait_for(asyncio.gather(*[one(r, w) for r, w in conns]), 60)
+    return res
+
+
+def herd(port, path, n):
+    res = asyncio.run(_herd(port, path, n))
+    lat = sorted(r[0] for r in res)
+    return {"requests": n, "ok": sum(1 for r in res if r[1] == 200),
+            "slowest_ms": lat[-1] * 1e3, "p50_ms": lat[len(lat) // 2] * 1e3}
+
+
+# ----------------------------------------------------------------------
+# The bench
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.rundir = tempfile.mkdtemp(prefix="srbench-")
+        os.chmod(self.rundir, 0o755)
+        self.procs = Procs(self.rundir)
+        self.rows = []     # table rows
+        self.notes = []    # findings printed under the table
+        self.raw = {}      # everything measured, for results/*.json
+        self.runid = 0
+
+    # -- setup
+    def setup(self):
+        a = self.a
+        self.redis = Redis(self.procs, self.rundir)
+        self.redis.start()
+        self.media = Media(self.procs, self.rundir, a.max_addrs)
+        self.media.start()
+        self.slow = SlowServer(self.procs, a.herd_delay)
+        self.slow.start()
+        vdir = os.path.join(self.rundir, "vcl")
+        os.makedirs(os.path.join(vdir, "streamroute"))
+        # The shipped settings, with the bench's Redis and room for the
+        # scale scenario's backends; nothing else changed.
+        with open(os.path.join(REPO, "vcl", "origin-settings.vcl")) as f:
+            s = f.read()
+        s2 = re.sub(r'(\t*redis = )"[^"]*",',
+                    r'\1"127.0.0.1:%d",\n\t\tmax_backends = %d,' %
+                    (self.redis.port, a.max_addrs + 100), s, count=1)
+        if s2 == s:
+            raise RuntimeError("cannot set redis in origin-settings.vcl")
+        with open(os.path.join(vdir, "streamroute", "origin-settings.vcl"), "w") as f:
+            f.write(s2)
+        with open(os.path.join(vdir, "bench-backends.vcl"), "w") as f:
+            f.write("""# generated by bench/bench.py
+backend media {
+	.host = "127.0.0.1"; .port = "%d";
+	.connect_timeout = 1s; .first_byte_timeout = 5s; .between_bytes_timeout = 5s;
+}
+backend slow {
+	.host = "127.0.0.1"; .port = "%d";
+	.connect_timeout = 1s; .first_byte_timeout = 5s; .between_bytes_timeout = 5s;
+}
+sub bench_route {
+	if (bereq.http.sr-key == "herd") {
+		set bereq.backend = slow;
+	} else {
+		set bereq.backend = media;
+	}
+}
+""" % (self.media.port, self.slow.port))
+        self.vcl_path = "%s:%s" % (vdir, os.path.join(REPO, "vcl"))
+        self.origin = Varnish(self.procs, self.rundir, "origin",
+                              os.path.join(REPO, "vcl", "origin.vcl"), self.vcl_path)
+        self.ref = Varnish(self.procs, self.rundir, "reference",
+                           os.path.join(BENCH, "reference.vcl"), self.vcl_path)
+        self.origin.start()
+        self.ref.start()
+        # routes: s<n> for the hit/miss/poll scenarios, herd -> slow server
+        routes = {"s%d" % i: "127.0.0.1:%d" % self.media.port for i in range(a.streams)}
+        routes["herd"] = "127.0.0.1:%d" % self.slow.port
+        self.routes = routes
+        self.redis.seed(routes)
+        self.targets = [("origin", self.origin), ("reference", self.ref)]
+
+    def next_runid(self):
+        self.runid += 1
+        return "r%d%d" % (int(time.time()) % 100000, self.runid)
+
+    def row(self, scen, metric, o, r, ratio, target, met, unit=""):
+        self.rows.append(dict(scenario=scen, metric=metric, origin=o, reference=r,
+                              ratio=ratio, target=target, met=met, unit=unit))
+
+    def alternate(self, name, fn):
+        """fn(varnish) -> dict; runs A B A B for a.rounds rounds."""
+        res = {"origin": [], "reference": []}
+        for rnd in range(self.a.rounds):
+            for tname, v in self.targets:
+                r = fn(v)
+                res[tname].append(r)
+                log("  %-28s round %d %-9s %s" % (name, rnd + 1, tname,
+                    " ".join("%s=%.4g" % (k, v2) for k, v2 in r.items()
+                             if isinstance(v2, (int, float)) and k in
+                             ("rps", "p99_us", "cpu_us_per_req", "errors", "slowest_ms",
+                              "fetches", "per_stream_s", "redis_gets"))))
+        self.raw[name] = res
+        return res
+
+    def ratio_rows(self, scen, res, metric, target, higher_better=True, unit=""):
+        o = [r.get(metric) for r in res["origin"]]
+        b = [r.get(metric) for r in res["reference"]]
+        ratios = [x / y for x, y in zip(o, b) if x is not None and y]
+        rm = median(ratios)
+        met = None
+        if target is not None and rm is not None:
+            met = rm >= target if higher_better else rm <= target
+        tgt = None if target is None else ("%s %.2fx" % (">=" if higher_better else "<=", target))
+        self.row(scen, metric, median(o), median(b), rm, tgt, met, unit)
+        return rm
+
+    # -- scenarios
+    def scen_hits(self):
+        a = self.a
+        for rend, label in (("small", "hit 1KB"), ("big", "hit 200KB")):
+            # warm both caches with the fixed URL set
+            for _, v in self.targets:
+                wrk(v.port, "hit", 0, a.hit_streams, rend, nfiles=a.hit_files,
+                    threads=1, conns=4, duration=max(1, a.duration // 3))
+            g0 = self.redis.gets()
+            be0 = self.origin.stat("MAIN.backend_req")[0]
+            res = self.alternate(label, lambda v: measured(v, lambda: wrk(
+                v.port, "hit", 0, a.hit_streams, rend, nfiles=a.hit_files,
+                conns=a.conns, duration=a.duration)))
+            g1 = self.redis.gets()
+            be1 = self.origin.stat("MAIN.backend_req")[0]
+            self.ratio_rows(label, res, "rps", 0.98, unit="req/s")
+            self.ratio_rows(label, res, "p99_us", 1 / 0.98, higher_better=False, unit="us")
+            self.ratio_rows(label, res, "cpu_us_per_req", None, higher_better=False, unit="us")
+            n = sum(r["requests"] for r in res["origin"])
+            self.notes.append("%s: origin served %d requests with %d Redis GETs and %d "
+                              "backend fetches during the measurement" % (label, n, g1 - g0, be1 - be0))
+            self.raw[label + " redis"] = {"requests": n, "redis_gets": g1 - g0,
+                                          "backend_req": be1 - be0}
+
+    def scen_miss(self, label="miss 1KB", streams=None, keyprefix="s", note=True):
+        a = self.a
+        streams = streams or a.streams
+
+        def one(v):
+            g0 = self.redis.gets()
+            r = measured(v, lambda: wrk(v.port, "miss", self.next_runid(), streams,
+                                        "small", keyprefix=keyprefix,
+                                        conns=a.conns, duration=a.duration))
+            r["redis_gets"] = self.redis.gets() - g0
+            return r
+        res = self.alternate(label, one)
+        if note:
+            self.ratio_rows(label, res, "rps", 0.95, unit="req/s")
+            self.ratio_rows(label, res, "p99_us", 1 / 0.95, higher_better=False, unit="us")
+            self.ratio_rows(label, res, "cpu_us_per_req", None, higher_better=False, unit="us")
+            o = res["origin"]
+            gets = sum(r["redis_gets"] for r in o)
+            n = sum(r["requests"] for r in o)
+            secs = sum(r["duration_us"] for r in o) / 1e6
+            self.notes.append(
+                "%s over %d streams: origin made %d Redis GETs for %d misses "
+                "(%.3f per miss, %.0f per second = %.2f per stream per second: "
+                "route_ttl 1 s)" % (label, streams, gets, n, gets / max(n, 1), gets / secs,
+                                    gets / secs / streams))
+        return res
+
+    def scen_herd(self):
+        a = self.a
+
+        def one(v):
+            path = "/herd/small/%s.ts" % self.next_runid()
+            be0 = v.stat("MAIN.backend_req")[0]
+            r = herd(v.port, path, a.herd_clients)
+            r["fetches"] = self.slow.count(path)
+            r["backend_req"] = v.stat("MAIN.backend_req")[0] - be0
+            return r
+        res = self.alternate("herd", one)
+        fo = [r["fetches"] for r in res["origin"]]
+        fr = [r["fetches"] for r in res["reference"]]
+        self.row("herd %d clients" % a.herd_clients, "media fetches (max)",
+                 max(fo), max(fr), None, "== 1", max(fo) == 1 and min(fo) == 1)
+        self.ratio_rows("herd %d clients" % a.herd_clients, res, "slowest_ms",
+                        1.10, higher_better=False, unit="ms")
+        bad = [r for t in res.values() for r in t if r["ok"] != r["requests"]]
+        if bad:
+            self.notes.append("herd: some clients did not get 200: %s" % bad)
+
+    def scen_poll(self):
+        a = self.a
+
+        def one(v):
+            be0 = v.stat("MAIN.backend_req")[0]
+            r = measured(v, lambda: wrk(v.port, "poll", 0, a.poll_streams, "small",
+                                        keyprefix="s", conns=a.players,
+                                        duration=a.poll_duration, timeout_s=10))
+            be = v.stat("MAIN.backend_req")[0] - be0
+            secs = r["duration_us"] / 1e6
+            r["fetches"] = be
+            r["per_stream_s"] = be / a.poll_streams / secs
+            r["polls_per_s"] = r["requests"] / secs
+            return r
+        res = self.alternate("poll", one)
+        o = [r["per_stream_s"] for r in res["origin"]]
+        b = [r["per_stream_s"] for r in res["reference"]]
+        self.row("poll %d players/%d streams" % (a.players, a.poll_streams),
+                 "media req/stream/s", median(o), median(b),
+                 None, "<= 1", max(o) <= 1.0)
+        self.ratio_rows("poll %d players/%d streams" % (a.players, a.poll_streams),
+                        res, "polls_per_s", None, unit="req/s")
+        self.ratio_rows("poll %d players/%d streams" % (a.players, a.poll_streams),
+                        res, "p99_us", None, higher_better=False, unit="us")
+
+    def scen_scale(self):
+        a = self.a
+        configs = [(k, n) for k, n in a.scale if n <= a.max_addrs]
+        base = None
+        for keys, naddrs in configs:
+            prefix = "k%da%d-" % (keys, naddrs)
+            routes = {"%s%d" % (prefix, i): "%s:%d" % (scale_addr(i % naddrs), self.media.port)
+                      for i in range(keys)}
+            self.redis.seed(routes)
+            # warm: one request per address creates the backends; measure memory
+            st = self.origin.stats()
+            mem0 = (self.origin.rss_kb(), self.origin.vsm_bytes(),
+                    st.get("SMA.s0.g_bytes", 0), self.origin.router_stat("backends"))
+            wrk(self.origin.port, "miss", self.next_runid(), min(keys, naddrs), "small",
+                keyprefix=prefix, threads=1, conns=4, duration=1 if a.smoke else 3)
+            # the reference needs no routes but gets the same warm-up
+            wrk(self.ref.port, "miss", self.next_runid(), min(keys, naddrs), "small",
+                keyprefix=prefix, threads=1, conns=4, duration=1)
+            st = self.origin.stats()
+            mem1 = (self.origin.rss_kb(), self.origin.vsm_bytes(),
+                    st.get("SMA.s0.g_bytes", 0), self.origin.router_stat("backends"))
+            nb = mem1[3] - mem0[3]
+            label = "scale %d keys/%d addrs" % (keys, naddrs)
+            res = self.scen_miss(label, streams=keys, keyprefix=prefix, note=False)
+            rps = median(r["rps"] for r in res["origin"])
+            if base is None:
+                base = rps
+            self.ratio_rows(label, res, "rps", None, unit="req/s")
+            rel = rps / base if base else None
+            self.row(label, "origin rps / 10-key rps", rps, base, rel,
+                     ">= 0.90x", None if rel is None else rel >= 0.90)
+            gets = sum(r["redis_gets"] for r in res["origin"])
+            n = sum(r["requests"] for r in res["origin"])
+            self.notes.append("%s: %.3f Redis GETs per miss; %d backends now" %
+                              (label, gets / max(n, 1), self.origin.router_stat("backends")))
+            if nb >= 50:
+                rss = (mem1[0] - mem0[0]) * 1024 - (mem1[2] - mem0[2])
+                vsm = mem1[1] - mem0[1]
+                self.row(label, "bytes per dynamic backend", rss / nb, None, None,
+                         "measured", None, unit="B RSS")
+                self.row(label, "VSM bytes per backend", vsm / nb, None, None,
+                         "measured", None, unit="B")
+                self.notes.append("%s: %d backends created; child RSS +%d KB (minus %d KB "
+                                  "of stored objects), VSM files +%d KB" %
+                                  (label, nb, mem1[0] - mem0[0], (mem1[2] - mem0[2]) // 1024,
+                                   vsm // 1024))
+
+    def scen_outage(self):
+        a = self.a
+        o = self.origin
+        # routes of s* are cached (and expire 1 s later: stale routes)
+        wrk(o.port, "miss", self.next_runid(), a.streams, threads=1, conns=4, duration=1)
+        out = {}
+        for mode in ("killed", "hung"):
+            if mode == "killed":
+                self.procs.stop("redis")
+            else:
+                self.redis.start()
+                self.redis.seed(self.routes)
+                wrk(o.port, "miss", self.next_runid(), a.streams, threads=1, conns=4,
+                    duration=1)
+                os.kill(self.redis.p.pid, signal.SIGSTOP)
+            time.sleep(1.5)  # routes are now past route_ttl: stale
+            f0 = o.router_stat("redis_failfast")
+            for what, prefix, streams in (("known streams (stale routes)", "s", a.streams),
+                                          ("new streams (503)", "new%s-" % mode, 1000)):
+                r = wrk(o.port, "miss", self.next_runid(), streams, keyprefix=prefix,
+                        threads=1, conns=a.outage_conns, duration=a.duration, timeout_s=5)
+                rr = wrk(self.ref.port, "miss", self.next_runid(), streams, keyprefix=prefix,
+                         threads=1, conns=a.outage_conns, duration=a.duration, timeout_s=5)
+                key = "Redis %s: %s" % (mode, what)
+                out[key] = {"origin": r, "reference": rr}
+                for m in ("p50_us", "p99_us", "max_us"):
+                    self.row(key, m, r[m], rr[m], None,
+                             "max < 250000 (redis_timeout)" if m == "max_us" else
+                             ("< 1000" if m == "p99_us" else None),
+                             (r[m] < 250000) if m == "max_us" else
+                             ((r[m] < 1000) if m == "p99_us" else None), unit="us")
+                self.notes.append("%s: %d requests, %d non-2xx, %.0f req/s" %
+                                  (key, r["requests"], r["err_status"], r["rps"]))
+            self.notes.append("Redis %s: %d look-ups failed fast (redis_failfast)" %
+                              (mode, o.router_stat("redis_failfast") - f0))
+            if mode == "hung":
+                self.procs.stop("redis", signal.SIGKILL)
+        self.raw["outage"] = out
+        self.redis.start()
+        self.redis.seed(self.routes)
+
+    def callgrind(self):
+        """Instructions per miss, origin vs reference, under callgrind.
+
+        callgrind_control cannot reach varnishd's cache process (a fork of
+        the manager has no vgdb endpoint), so each VCL runs twice, with n1
+        and n2 misses after the same start-up and warm-up, and the cost of
+        a miss is the difference of the two totals over n2 - n1: start-up,
+        warm-up and shutdown cancel out."""
+        a = self.a
+        out = {}
+        n1, n2 = a.cg_misses // 4, a.cg_misses
+        for name, vcl in (("origin", os.path.join(REPO, "vcl", "origin.vcl")),
+                          ("reference", os.path.join(BENCH, "reference.vcl"))):
+            runs = []
+            for n in (n1, n2):
+                tag = "cg-%s-%d" % (name, n)
+                cgdir = os.path.join(self.rundir, tag + "-out")
+                os.makedirs(cgdir)
+                os.chmod(cgdir, 0o777)
+                v = Varnish(self.procs, self.rundir, tag, vcl, self.vcl_path,
+                            extra=["-j", "none", "-p", "thread_pool_min=10",
+                                   "-p", "thread_pools=1", "-p", "cli_timeout=300"],
+                            wrapper=["valgrind", "--tool=callgrind", "--dump-instr=no",
+                                     "--trace-children=no",
+                                     "--callgrind-out-file=%s/callgrind.%%p" % cgdir])
+                v.start(timeout=180)
+                child = v.child_pid()
+                self._misses(v.port, "warm%d" % n, 50)   # route, backend, code paths
+                g0 = self.redis.gets()
+                t0 = time.time()
+                self._misses(v.port, self.next_runid(), n)
+                secs = time.time() - t0
+                gets = self.redis.gets() - g0
+                self.procs.stop(tag, wait=120)
+                f = os.path.join(cgdir, "callgrind.%d" % child)
+                if not os.path.exists(f):
+                    raise RuntimeError("no callgrind output " + f)
+                r = cg_analyse(f)
+                r.update(misses=n, seconds=secs, redis_gets=gets, file=f)
+                runs.append(r)
+            d = {k: (runs[1][k] - runs[0][k]) / (n2 - n1)
+                 for k in ("ir", "vmod", "hiredis", "backend_incl", "vgc")}
+            d["redis_gets"] = runs[1]["redis_gets"] - runs[0]["redis_gets"]
+            d["runs"] = runs
+            out[name] = d
+            log("  callgrind %s: per miss %s" % (name, {k: round(v2) for k, v2 in d.items()
+                                                       if k != "runs"}))
+        self.raw["callgrind"] = out
+        o, r = out["origin"], out["reference"]
+        scen = "callgrind %d-%d misses" % (n2, n1)
+        self.row(scen, "instructions/miss", o["ir"], r["ir"], o["ir"] / r["ir"],
+                 "<= 1.05x", o["ir"] / r["ir"] <= 1.05, unit="Ir")
+        self.row(scen, "VMOD self/miss", o["vmod"], r["vmod"], None, None, None, unit="Ir")
+        self.row(scen, "hiredis self/miss", o["hiredis"], r["hiredis"], None, None, None,
+                 unit="Ir")
+        self.row(scen, "router.backend() inclusive/miss", o["backend_incl"], None, None,
+                 None, None, unit="Ir")
+        self.row(scen, "compiled VCL self/miss", o["vgc"], r["vgc"], None, None, None,
+                 unit="Ir")
+        self.cg_top(out)
+
+    def cg_top(self, out):
+        """The functions whose self cost per miss differs most."""
+        per = {}
+        for name in ("origin", "reference"):
+            r0, r1 = out[name]["runs"]
+            dn = r1["misses"] - r0["misses"]
+            fns = set(r0["fns"]) | set(r1["fns"])
+            per[name] = {f: (r1["fns"].get(f, 0) - r0["fns"].get(f, 0)) / dn for f in fns}
+        diff = sorted(((per["origin"].get(f, 0) - per["reference"].get(f, 0), f)
+                       for f in set(per["origin"]) | set(per["reference"])),
+                      key=lambda x: -abs(x[0]))
+        self.raw["callgrind_diff"] = diff[:40]
+        self.notes.append("callgrind, functions whose self cost per miss differs most "
+                          "(origin - reference, Ir): " + "; ".join(
+                              "%s %+.0f" % (f, x) for x, f in diff[:12]))
+
+    def _misses(self, port, runid, n):
+        """n sequential misses on one keep-alive connection, 10 streams."""
+        import http.client
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for i in range(n):
+            c.request("GET", "/s%d/small/%s-%d.ts" % (i % 10, runid, i))
+            r = c.getresponse()
+            r.read()
+            if r.status != 200:
+                raise RuntimeError("miss got %d" % r.status)
+        c.close()
+
+    # -- report
+    def table(self):
+        def fmt(x, unit=""):
+            if x is None:
+                return "-"
+            if isinstance(x, bool):
+                return "yes" if x else "NO"
+            if abs(x) >= 1000:
+                return "%.0f" % x
+            return "%.3g" % x
+        lines = ["| scenario | metric | origin (median) | reference (median) | ratio (median) | target | met |",
+                 "|---|---|---:|---:|---:|---|---|"]
+        for r in self.rows:
+            lines.append("| %s | %s%s | %s | %s | %s | %s | %s |" % (
+                r["scenario"], r["metric"], (" (%s)" % r["unit"]) if r["unit"] else "",
+                fmt(r["origin"]), fmt(r["reference"]),
+                ("%.3fx" % r["ratio"]) if r["ratio"] is not None else "-",
+                r["target"] or "-", fmt(r["met"]) if r["met"] is not None else "-"))
+        return "\n".join(lines)
+
+    def header(self):
+        def ver(cmd):
+            try:
+                return subprocess.run(cmd, capture_output=True, text=True,
+                                      timeout=10).stdout.splitlines()[0].strip() or "?"
+            except Exception:
+                return "?"
+        cpu = "?"
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+        git = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True).stdout.strip()
+        return {
+            "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            "machine": "%s, %d cores, %s, kernel %s, %.1f GB RAM" % (
+                cpu, os.cpu_count(), platform.machine(), platform.release(),
+                os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
+            "load": open("/proc/loadavg").read().split()[0:3],
+            "varnish": ver(["varnishd", "-V"]) if False else
+            subprocess.run(["varnishd", "-V"], capture_output=True,
+                           text=True).stderr.splitlines()[0],
+            "redis": ver(["redis-server", "--version"]),
+            "nginx": subprocess.run(["nginx", "-v"], capture_output=True,
+                                    text=True).stderr.strip(),
+            "wrk": subprocess.run(["wrk", "-v"], capture_output=True,
+                                  text=True).stdout.splitlines()[0][:40],
+            "valgrind": ver(["valgrind", "--version"]),
+            "commit": git,
+            "args": vars(self.a),
+        }
+
+    def run(self):
+        a = self.a
+        t0 = time.time()
+        self.setup()
+        log("run dir %s; origin :%d, reference :%d, media :%d, redis :%d" % (
+            self.rundir, self.origin.port, self.ref.port, self.media.port, self.redis.port))
+        scen = {"hits": self.scen_hits, "miss": self.scen_miss, "herd": self.scen_herd,
+                "poll": self.scen_poll, "scale": self.scen_scale,
+                "outage": self.scen_outage, "callgrind": self.callgrind}
+        failures = []
+        for s in a.scenarios:
+            log("== %s" % s)
+            try:
+                scen[s]()
+            except Exception as e:
+                import traceback
+                traceback.print_exc()
+                failures.append("%s: %s" % (s, e))
+        hdr = self.header()
+        hdr["seconds"] = round(time.time() - t0)
+        text = ["# streamroute benchmark, %s" % hdr["date"], "",
+                "- machine: %s (load %s)" % (hdr["machine"], " ".join(hdr["load"])),
+                "- versions: %s; %s; %s; %s; %s" % (hdr["varnish"], hdr["redis"],
+                                                    hdr["nginx"], hdr["wrk"], hdr["valgrind"]),
+                "- commit %s; `%s`; %d rounds A B A B, %d s per run; %d s in all" % (
+                    hdr["commit"], " ".join(["bench/run.sh"] + sys.argv[1:]),
+                    a.rounds, a.duration, hdr["seconds"]),
+                "", self.table(), ""]
+        text += ["- " + n for n in self.notes]
+        if failures:
+            text += ["", "FAILED: " + "; ".join(failures)]
+        report = "\n".join(text) + "\n"
+        print(report)
+        if not a.smoke:
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+            res = os.path.join(BENCH, "results")
+            with open(os.path.join(res, stamp + ".md"), "w") as f:
+                f.write(report)
+            with open(os.path.join(res, stamp + ".json"), "w") as f:
+                json.dump({"header": hdr, "rows": self.rows, "notes": self.notes,
+                           "raw": self.raw}, f, indent=1, default=str)
+            log("results: bench/results/%s.{md,json}" % stamp)
+        return 1 if failures else 0
+
+
+def cg_analyse(f):
+    """Total Ir; self cost of the VMOD, hiredis and the compiled VCL; the
+    inclusive cost of vmod_router_backend; self cost per function."""
+    def annotate(*extra):
+        return subprocess.run(["callgrind_annotate", "--threshold=100"] + list(extra) + [f],
+                              capture_output=True, text=True, timeout=300).stdout
+    total = 0
+    r = {"vmod": 0, "hiredis": 0, "vgc": 0, "backend_incl": 0, "fns": {}}
+    for line in annotate().splitlines():
+        m = re.match(r"\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(.*)$", line)
+        if not m:
+            continue
+        ir = int(m.group(1).replace(",", ""))
+        what = m.group(2).strip()
+        if "PROGRAM TOTALS" in what:
+            total = ir
+            continue
+        if "vmod_streamroute" in what or "_vmod_streamroute" in what:
+            r["vmod"] += ir
+        elif "libhiredis" in what:
+            r["hiredis"] += ir
+        elif "vgc.so" in what:
+            r["vgc"] += ir
+        fn = re.sub(r"^.*?:", "", what.split(" [")[0])
+        r["fns"][fn] = r["fns"].get(fn, 0) + ir
+    for line in annotate("--inclusive=yes").splitlines():
+        m = re.match(r"\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(.*)$", line)
+        if m and re.search(r":vmod_router_backend\b", m.group(2)):
+            r["backend_incl"] = max(r["backend_incl"], int(m.group(1).replace(",", "")))
+    r["ir"] = total
+    return r
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "slow-server":
+        slow_server_main(int(sys.argv[2]), float(sys.argv[3]))
+        return 0
+    ap = argparse.ArgumentParser(description="streamroute benchmarks (see bench/README.md)")
+    ap.add_argument("--smoke", action="store_true", help="seconds: CI checks the harness works")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
+    ap.add_argument("--conns", type=int, default=50)
+    ap.add_argument("--streams", type=int, default=1000, help="streams of the miss scenario")
+    ap.add_argument("--hit-streams", type=int, default=10)
+    ap.add_argument("--hit-files", type=int, default=10)
+    ap.add_argument("--herd-clients", type=int, default=1000)
+    ap.add_argument("--herd-delay", type=float, default=0.5)
+    ap.add_argument("--players", type=int, default=3000)
+    ap.add_argument("--poll-streams", type=int, default=100)
+    ap.add_argument("--poll-duration", type=int, default=10)
+    ap.add_argument("--max-addrs", type=int, default=1000)
+    ap.add_argument("--outage-conns", type=int, default=1)
+    ap.add_argument("--cg-misses", type=int, default=2000)
+    ap.add_argument("--scale", default="10:1,1000:100,100000:1000",
+                    help="keys:addresses,...")
+    ap.add_argument("--scenarios", default="hits,miss,herd,poll,scale,outage,callgrind")
+    ap.add_argument("--keep", action="store_true", help="keep the run directory (logs)")
+    a = ap.parse_args()
+    if a.smoke:
+        a.rounds, a.duration, a.conns = 1, 1, 8
+        a.streams, a.herd_clients, a.players, a.poll_streams = 50, 100, 100, 10
+        a.poll_duration, a.max_addrs, a.cg_misses = 2, 10, 30
+        a.scale = "10:1,100:10"
+    a.scale = [tuple(int(x) for x in p.split(":")) for p in a.scale.split(",")]
+    a.scenarios = a.scenarios.split(",")
+    for tool in ("varnishd", "redis-server", "redis-cli", "nginx", "wrk"):
+        if not shutil.which(tool):
+            log("missing: %s (apt-get install varnish redis-server nginx-light wrk valgrind)" % tool)
+            return 2
+    if "callgrind" in a.scenarios and not shutil.which("valgrind"):
+        log("missing: valgrind")
+        return 2
+    b = Bench(a)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(130))
+    try:
+        return b.run()
+    finally:
+        b.procs.stop_all()
+        if not a.keep:
+            shutil.rmtree(b.rundir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
