@@ -110,18 +110,6 @@ vmod_key(VRT_CTX, VCL_STRING url, VCL_STRING prefix)
 
 /*--------------------------------------------------------------------*/
 
-static int
-sr_check_duration(VRT_CTX, const char *obj, const char *arg, VCL_DURATION d,
-    int zero_ok)
-{
-
-	if (d > 0 || (zero_ok && d == 0))
-		return (1);
-	VRT_fail(ctx, "streamroute.router %s: %s must be %s", obj, arg,
-	    zero_ok ? "zero or more" : "more than zero");
-	return (0);
-}
-
 static void
 sr_router_free(VRT_CTX, struct vmod_streamroute_router *rt)
 {
@@ -156,25 +144,72 @@ vmod_router__init(VRT_CTX, struct vmod_streamroute_router **rtp,
 	AN(vcl_name);
 	AN(a);
 
-#define SR_FAIL(...)							\
+	/* First what needs no allocation: a failure here leaks nothing */
+#define SR_CHECK(cond, ...)						\
 	do {								\
-		VRT_fail(ctx, "streamroute.router " __VA_ARGS__);	\
-		goto fail;						\
+		if (!(cond)) {						\
+			VRT_fail(ctx, "streamroute.router %s: "		\
+			    __VA_ARGS__);				\
+			return;						\
+		}							\
 	} while (0)
+#define SR_CHECK_DURATION(arg, zero_ok)					\
+	SR_CHECK(a->arg > 0 || ((zero_ok) && a->arg == 0),		\
+	    "%s must be %s", vcl_name, #arg,				\
+	    (zero_ok) ? "zero or more" : "more than zero")
+
+	SR_CHECK(a->database >= 0, "%s must be zero or more", vcl_name,
+	    "database");
+	SR_CHECK(a->redis_connections >= 1 && a->redis_connections <= 1024,
+	    "redis_connections must be 1 to 1024", vcl_name);
+	SR_CHECK_DURATION(redis_connect_timeout, 0);
+	SR_CHECK_DURATION(redis_timeout, 0);
+	SR_CHECK_DURATION(redis_retry_after, 1);
+	SR_CHECK_DURATION(route_ttl, 1);
+	SR_CHECK_DURATION(negative_ttl, 1);
+	SR_CHECK_DURATION(stale_ttl, 1);
+	SR_CHECK_DURATION(backend_idle_timeout, 0);
+	SR_CHECK_DURATION(connect_timeout, 0);
+	SR_CHECK_DURATION(first_byte_timeout, 0);
+	SR_CHECK_DURATION(between_bytes_timeout, 0);
+	SR_CHECK(a->max_routes >= 1, "max_routes must be at least 1",
+	    vcl_name);
+	SR_CHECK(a->max_backends >= 1, "max_backends must be at least 1",
+	    vcl_name);
+	SR_CHECK(a->max_connections >= 0,
+	    "max_connections must be zero or more", vcl_name);
+#undef SR_CHECK_DURATION
+#undef SR_CHECK
 
 	ALLOC_OBJ(rt, VMOD_STREAMROUTE_ROUTER_MAGIC);
 	AN(rt);
 	rt->vcl_name = strdup(vcl_name);
 	AN(rt->vcl_name);
 	rt->vcl = ctx->vcl;
-
 	memset(&rcfg, 0, sizeof rcfg);
+
 	err = sr_redis_location(&rcfg, a->redis);
 	if (err != NULL) {
-		free(rcfg.host);
-		free(rcfg.path);
-		SR_FAIL("%s: %s", vcl_name, err);
+		VRT_fail(ctx, "streamroute.router %s: %s", vcl_name, err);
+		goto fail;
 	}
+	if (sr_key_template_parse(&rt->key_template, a->key_template)) {
+		VRT_fail(ctx, "streamroute.router %s: key_template must "
+		    "contain {key} exactly once and be shorter than %d bytes",
+		    vcl_name, SR_KEY_TEMPLATE_MAX);
+		goto fail;
+	}
+	err = sr_netlist_parse(&rt->allow, a->allow);
+	if (err != NULL) {
+		VRT_fail(ctx, "streamroute.router %s: allow: %s", vcl_name,
+		    err);
+		goto fail;
+	}
+
+	rt->vsc = VSC_streamroute_New(NULL, &rt->vsc_seg, "%s.%s",
+	    VCL_Name(ctx->vcl), vcl_name);
+	AN(rt->vsc);
+
 	if (a->password != NULL && *a->password != '\0') {
 		rcfg.password = strdup(a->password);
 		AN(rcfg.password);
@@ -184,56 +219,7 @@ vmod_router__init(VRT_CTX, struct vmod_streamroute_router **rtp,
 	rcfg.timeout = a->redis_timeout;
 	rcfg.retry_after = a->redis_retry_after;
 	rcfg.max_conns = (unsigned)a->redis_connections;
-	if (a->database < 0 || a->redis_connections < 1 ||
-	    a->redis_connections > 1024 ||
-	    !sr_check_duration(ctx, vcl_name, "redis_connect_timeout",
-	    a->redis_connect_timeout, 0) ||
-	    !sr_check_duration(ctx, vcl_name, "redis_timeout",
-	    a->redis_timeout, 0) ||
-	    !sr_check_duration(ctx, vcl_name, "redis_retry_after",
-	    a->redis_retry_after, 1)) {
-		free(rcfg.host);
-		free(rcfg.path);
-		free(rcfg.password);
-		if (a->database < 0)
-			SR_FAIL("%s: database must be zero or more", vcl_name);
-		if (a->redis_connections < 1 || a->redis_connections > 1024)
-			SR_FAIL("%s: redis_connections must be 1 to 1024",
-			    vcl_name);
-		goto fail;
-	}
-
-	if (sr_key_template_parse(&rt->key_template, a->key_template))
-		SR_FAIL("%s: key_template must contain {key} exactly once "
-		    "and be shorter than %d bytes", vcl_name,
-		    SR_KEY_TEMPLATE_MAX);
-	err = sr_netlist_parse(&rt->allow, a->allow);
-	if (err != NULL)
-		SR_FAIL("%s: allow: %s", vcl_name, err);
-	if (!sr_check_duration(ctx, vcl_name, "route_ttl", a->route_ttl, 1) ||
-	    !sr_check_duration(ctx, vcl_name, "negative_ttl",
-	    a->negative_ttl, 1) ||
-	    !sr_check_duration(ctx, vcl_name, "stale_ttl", a->stale_ttl, 1) ||
-	    !sr_check_duration(ctx, vcl_name, "backend_idle_timeout",
-	    a->backend_idle_timeout, 0) ||
-	    !sr_check_duration(ctx, vcl_name, "connect_timeout",
-	    a->connect_timeout, 0) ||
-	    !sr_check_duration(ctx, vcl_name, "first_byte_timeout",
-	    a->first_byte_timeout, 0) ||
-	    !sr_check_duration(ctx, vcl_name, "between_bytes_timeout",
-	    a->between_bytes_timeout, 0))
-		goto fail;
-	if (a->max_routes < 1)
-		SR_FAIL("%s: max_routes must be at least 1", vcl_name);
-	if (a->max_backends < 1)
-		SR_FAIL("%s: max_backends must be at least 1", vcl_name);
-	if (a->max_connections < 0)
-		SR_FAIL("%s: max_connections must be zero or more", vcl_name);
-
-	rt->vsc = VSC_streamroute_New(NULL, &rt->vsc_seg, "%s.%s",
-	    VCL_Name(ctx->vcl), vcl_name);
-	AN(rt->vsc);
-
+	/* the pool owns the strings from here on */
 	rt->redis = sr_redis_new(&rcfg, rt->vsc, vcl_name);
 
 	memset(&ccfg, 0, sizeof ccfg);
@@ -264,8 +250,10 @@ vmod_router__init(VRT_CTX, struct vmod_streamroute_router **rtp,
 	VTAILQ_INSERT_TAIL(&routers, rt, list);
 	*rtp = rt;
 	return;
-#undef SR_FAIL
+
   fail:
+	free(rcfg.host);
+	free(rcfg.path);
 	sr_router_free(ctx, rt);
 }
 
@@ -467,7 +455,7 @@ vmod_router_backend(VRT_CTX, struct vmod_streamroute_router *rt,
 	struct sr_task *task;
 	struct sr_route route;
 	struct sr_target t;
-	const char *why;
+	enum sr_backend_status status;
 	VCL_BACKEND dir;
 
 	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
@@ -486,12 +474,18 @@ vmod_router_backend(VRT_CTX, struct vmod_streamroute_router *rt,
 	if (task->outcome != OUTCOME_ROUTED)
 		return (NULL);
 
-	dir = sr_backends_get(ctx, rt->backends, &t, &why);
+	dir = sr_backends_get(ctx, rt->backends, &t, &status);
 	if (dir == NULL) {
-		task->outcome = OUTCOME_OVERFLOW;
-		SR_COUNT(rt->vsc, overflow);
+		if (status == SR_BACKEND_FULL) {
+			task->outcome = OUTCOME_OVERFLOW;
+			SR_COUNT(rt->vsc, overflow);
+		} else {
+			task->outcome = OUTCOME_UNAVAILABLE;
+			SR_COUNT(rt->vsc, unavailable);
+		}
 		VSLb(ctx->vsl, SLT_Error, "streamroute: %s: key=%s route=%s: %s",
-		    rt->vcl_name, key, t.addr, why);
+		    rt->vcl_name, key, t.addr, status == SR_BACKEND_FULL ?
+		    "max_backends reached" : "Varnish refused a new backend");
 		return (NULL);
 	}
 	/* the task keeps its reference until it ends */

@@ -54,5 +54,11 @@ struct sr_backends *sr_backends_new(const struct vrt_backend *tmpl,
     const char *name, unsigned max, double idle_timeout,
     struct VSC_streamroute *);
 void sr_backends_destroy(VRT_CTX, struct sr_backends **);
+enum sr_backend_status {
+	SR_BACKEND_OK = 0,
+	SR_BACKEND_FULL,	/* max_backends reached */
+	SR_BACKEND_REFUSED,	/* Varnish made none: the VCL is cooling */
+};
+
 VCL_BACKEND sr_backends_get(VRT_CTX, struct sr_backends *,
-    const struct sr_target *, const char **why);
+    const struct sr_target *, enum sr_backend_status *);

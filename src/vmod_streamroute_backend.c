@@ -223,11 +223,11 @@ sr_backend_create(VRT_CTX, const struct sr_backends *bs,
 
 /*
  * Returns a backend for t with a reference that the caller owns, or NULL
- * with *why set.
+ * with *status saying why.
  */
 VCL_BACKEND
 sr_backends_get(VRT_CTX, struct sr_backends *bs, const struct sr_target *t,
-    const char **why)
+    enum sr_backend_status *status)
 {
 	struct sr_backend_shard *sh;
 	struct sr_backend needle, *b;
@@ -237,8 +237,8 @@ sr_backends_get(VRT_CTX, struct sr_backends *bs, const struct sr_target *t,
 	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
 	CHECK_OBJ_NOTNULL(bs, SR_BACKENDS_MAGIC);
 	AN(t);
-	AN(why);
-	*why = NULL;
+	AN(status);
+	*status = SR_BACKEND_OK;
 	now = VTIM_mono();
 	sr_backends_sweep(ctx, bs, now);
 
@@ -250,7 +250,7 @@ sr_backends_get(VRT_CTX, struct sr_backends *bs, const struct sr_target *t,
 		if (__atomic_add_fetch(&bs->n, 1, __ATOMIC_RELAXED) > bs->max) {
 			(void)__atomic_sub_fetch(&bs->n, 1, __ATOMIC_RELAXED);
 			AZ(pthread_mutex_unlock(&sh->mtx));
-			*why = "max_backends reached";
+			*status = SR_BACKEND_FULL;
 			return (NULL);
 		}
 		ALLOC_OBJ(b, SR_BACKEND_MAGIC);
@@ -261,7 +261,7 @@ sr_backends_get(VRT_CTX, struct sr_backends *bs, const struct sr_target *t,
 			(void)__atomic_sub_fetch(&bs->n, 1, __ATOMIC_RELAXED);
 			AZ(pthread_mutex_unlock(&sh->mtx));
 			FREE_OBJ(b);
-			*why = "backend creation refused (VCL cooling?)";
+			*status = SR_BACKEND_REFUSED;
 			return (NULL);
 		}
 		AZ(VRBT_INSERT(sr_btree, &sh->tree, b));

@@ -326,6 +326,9 @@ sr_redis_give(struct sr_redis *r, redisContext *c)
 	if (keep) {
 		assert(r->nidle < r->cfg.max_conns);
 		r->idle[r->nidle++] = c;
+		/* it answered: Redis is up, whatever failed before */
+		r->down = 0;
+		r->down_until = 0;
 	} else
 		r->nconns--;
 	AZ(pthread_cond_signal(&r->cond));
