@@ -1,0 +1,215 @@
+# tests/e2e/lib/common.sh -- sourced by the end-to-end tests.
+#
+# Starts real parts -- redis-server, demo media servers (nginx-rtmp),
+# ffmpeg publishers, varnishd with the shipped VCL -- on loopback, on
+# ports picked free at run time, all in one temporary directory, and
+# stops every process it started by its PID when the test exits.
+#
+# Environment:
+#   STREAMROUTE_BUILD  where ./configure && make ran (default: the repo)
+#   E2E_ARTEFACTS      where screenshots and logs are kept
+#                      (default: <repo>/tests/e2e/artefacts)
+#   E2E_KEEP=1         keep the temporary directory
+
+set -u
+E2E_NAME=$(basename "$0" .sh)
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+DEMO=$REPO/demo
+BUILD=${STREAMROUTE_BUILD:-$REPO}
+VMOD_DIR=$BUILD/src/.libs
+VCL_DIR=$REPO/vcl
+ARTEFACTS=${E2E_ARTEFACTS:-$REPO/tests/e2e/artefacts}
+
+say() { echo "$E2E_NAME: $*" >&2; }
+fail() { say "FAIL: $*"; exit 1; }
+skip() { say "SKIP: $*"; exit 77; }
+
+# need CMD... -- skip (77) when a program is missing
+need() {
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 ||
+		    skip "$c is not installed (scripts/install-deps.sh, or apt-get install nginx libnginx-mod-rtmp ffmpeg chromium)"
+	done
+}
+
+need_base() {
+	need redis-server redis-cli varnishd varnishadm varnishstat curl ss
+	[ -f "$VMOD_DIR/libvmod_streamroute.so" ] ||
+	    skip "no built VMOD in $VMOD_DIR: run ./configure && make first (or set STREAMROUTE_BUILD)"
+	[ -f "$VCL_DIR/origin.vcl" ] || fail "no $VCL_DIR/origin.vcl"
+}
+
+need_media() {
+	need nginx ffmpeg ffprobe
+	[ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] ||
+	    skip "nginx-rtmp is not installed (apt-get install libnginx-mod-rtmp)"
+}
+
+# the temporary directory; varnishd's child (user vcache) must reach the
+# Redis socket in it
+T=$(mktemp -d "/tmp/sr-e2e-$E2E_NAME.XXXXXX")
+chmod 755 "$T"
+PIDFILES=""
+
+stop_pidfile() {
+	f=$1
+	[ -f "$f" ] || return 0
+	case $f in
+	*/publish.pid)	"$DEMO/publish.sh" stop "$f" ;;
+	*/nginx.pid)	"$DEMO/media-server.sh" stop "${f%/nginx.pid}" ;;
+	*)
+		pid=$(cat "$f" 2>/dev/null)
+		if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+			kill -TERM "$pid" 2>/dev/null
+			i=0
+			while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
+				sleep 0.1; i=$((i + 1))
+			done
+			kill -KILL "$pid" 2>/dev/null
+		fi
+		rm -f "$f" ;;
+	esac
+}
+
+cleanup() {
+	status=$?
+	trap - EXIT INT TERM
+	# publishers first, then everything else, each group in parallel
+	for f in $PIDFILES; do
+		case $f in */publish.pid) stop_pidfile "$f" & ;; esac
+	done
+	wait
+	for f in $PIDFILES; do
+		case $f in */publish.pid) ;; *) stop_pidfile "$f" & ;; esac
+	done
+	wait
+	if [ $status -ne 0 ] && [ $status -ne 77 ]; then
+		keep_logs
+	fi
+	if [ "${E2E_KEEP:-0}" = 1 ]; then
+		say "kept $T"
+	else
+		rm -rf "$T"
+	fi
+	exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# stop in reverse order of start
+track() { PIDFILES="$1 $PIDFILES"; }
+
+# copy the logs of a failed run to the artefacts
+keep_logs() {
+	d=$ARTEFACTS/$E2E_NAME-logs
+	rm -rf "$d"
+	mkdir -p "$d"
+	for f in "$T"/*.log "$T"/*/*.log "$T"/*.json; do
+		[ -f "$f" ] && cp "$f" "$d/$(echo "${f#$T/}" | tr / _)"
+	done
+	say "logs in $d"
+}
+
+# a TCP port nobody listens on (ephemeral-range ports are avoided: a
+# client socket could take one before we bind it)
+USED_PORTS=""
+# free_port VAR -- sets VAR
+free_port() {
+	while :; do
+		p=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+		p=$((20000 + p % 12000))
+		case " $USED_PORTS " in *" $p "*) continue ;; esac
+		ss -Htln "sport = :$p" | grep -q . && continue
+		USED_PORTS="$USED_PORTS $p"
+		eval "$1=$p"
+		return
+	done
+}
+
+# wait_for SECONDS CMD... -- until CMD succeeds
+wait_for() {
+	n=$(($1 * 10))
+	shift
+	i=0
+	until "$@" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt $n ] || return 1
+		sleep 0.1
+	done
+}
+
+REDIS=$T/redis.sock
+start_redis() {
+	redis-server --port 0 --unixsocket "$REDIS" --unixsocketperm 777 \
+	    --save '' --appendonly no --daemonize yes \
+	    --pidfile "$T/redis.pid" --logfile "$T/redis.log" ||
+	    fail "redis-server did not start"
+	track "$T/redis.pid"
+	wait_for 10 sh -c "redis-cli -s '$REDIS' ping | grep -q PONG" ||
+	    fail "redis-server does not answer"
+}
+rcli() { redis-cli -s "$REDIS" "$@"; }
+
+# start_media NAME -- media server in $T/NAME; sets NAME_rtmp, NAME_http
+start_media() {
+	free_port r
+	free_port h
+	"$DEMO/media-server.sh" start "$T/$1" --rtmp "$r" --http "$h" \
+	    --redis "$REDIS" --ttl "${E2E_ROUTE_TTL:-9}" ${2:+--page "$2"} ||
+	    fail "media server $1 did not start"
+	track "$T/$1/nginx.pid"
+	eval "${1}_rtmp=$r ${1}_http=$h"
+}
+
+# publish NAME KEY -- the demo stream to media server NAME under KEY
+publish() {
+	eval "port=\${${1}_rtmp}"
+	mkdir -p "$T/pub-$1-$2"
+	"$DEMO/publish.sh" start "$T/pub-$1-$2/publish.pid" "rtmp://127.0.0.1:$port/live/$2"
+	track "$T/pub-$1-$2/publish.pid"
+}
+unpublish() {
+	"$DEMO/publish.sh" stop "$T/pub-$1-$2/publish.pid"
+}
+
+# settings: the shipped origin-settings.vcl with Redis on our socket,
+# plus sed expressions given as arguments
+write_settings() {
+	mkdir -p "$T/vcl/streamroute"
+	sed -e "s|redis = \"127.0.0.1:6379\"|redis = \"$REDIS\"|" "$@" \
+	    "$VCL_DIR/origin-settings.vcl" >"$T/vcl/streamroute/origin-settings.vcl"
+	grep -q "redis = \"$REDIS\"" "$T/vcl/streamroute/origin-settings.vcl" ||
+	    fail "cannot set the Redis address in origin-settings.vcl"
+}
+
+VARNISH_N=$T/varnish
+start_varnish() {
+	[ -f "$T/vcl/streamroute/origin-settings.vcl" ] || write_settings
+	free_port ORIGIN_PORT
+	varnishd -n "$VARNISH_N" -a "127.0.0.1:$ORIGIN_PORT" -T 127.0.0.1:0 \
+	    -f "$VCL_DIR/origin.vcl" \
+	    -p "vcl_path=$T/vcl:$VCL_DIR:/usr/share/varnish/vcl" \
+	    -p "vmod_path=$VMOD_DIR:$(pkg-config --variable=vmoddir varnishapi 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/varnish/vmods)" \
+	    -s malloc,64m -P "$T/varnishd.pid" >"$T/varnishd.log" 2>&1 ||
+	    { cat "$T/varnishd.log" >&2; fail "varnishd did not start"; }
+	track "$T/varnishd.pid"
+	ORIGIN=http://127.0.0.1:$ORIGIN_PORT
+	wait_for 10 curl -fsS "$ORIGIN/healthcheck" || fail "varnishd does not answer"
+}
+vadm() { varnishadm -n "$VARNISH_N" "$@"; }
+vstat() { varnishstat -n "$VARNISH_N" -1 -f "$1" | awk '{s += $2} END {print s + 0}'; }
+
+# wait_stream KEY [SECONDS] -- until the origin serves the stream
+wait_stream() {
+	wait_for "${2:-40}" sh -c "curl -fsS '$ORIGIN/$1/live.m3u8' >/dev/null &&
+	    curl -fsS '$ORIGIN/$1/index.m3u8' | grep -q '\.ts'" ||
+	    fail "stream $1 is not served by the origin"
+}
+
+# media_requests NAME PATTERN FROM TO -- requests in NAME's access log
+# whose URI matches PATTERN between unix times FROM and TO
+media_requests() {
+	awk -v from="$3" -v to="$4" -v pat="$2" \
+	    '$1 >= from && $1 < to && $3 ~ pat {n++} END {print n + 0}' \
+	    "$T/$1/access.log"
+}
