@@ -51,7 +51,7 @@ sr_port_parse(const char *s, size_t len, unsigned *port)
 const char *
 sr_target_parse(struct sr_target *t, const char *s, size_t len)
 {
-	char host[SR_TARGET_MAX], ip[INET6_ADDRSTRLEN];
+	char host[SR_TARGET_MAX];
 	const char *colon;
 	size_t hlen;
 	unsigned port;
@@ -98,16 +98,19 @@ sr_target_parse(struct sr_target *t, const char *s, size_t len)
 	} else
 		return ("not a numeric address");
 
+	t->port = port;
 	if (t->family == AF_INET) {
 		t->sa.sin.sin_family = AF_INET;
 		t->sa.sin.sin_port = htons((uint16_t)port);
-		AN(inet_ntop(AF_INET, &t->sa.sin.sin_addr, ip, sizeof ip));
-		snprintf(t->addr, sizeof t->addr, "%s:%u", ip, port);
+		AN(inet_ntop(AF_INET, &t->sa.sin.sin_addr, t->ip,
+		    sizeof t->ip));
+		snprintf(t->addr, sizeof t->addr, "%s:%u", t->ip, port);
 	} else {
 		t->sa.sin6.sin6_family = AF_INET6;
 		t->sa.sin6.sin6_port = htons((uint16_t)port);
-		AN(inet_ntop(AF_INET6, &t->sa.sin6.sin6_addr, ip, sizeof ip));
-		snprintf(t->addr, sizeof t->addr, "[%s]:%u", ip, port);
+		AN(inet_ntop(AF_INET6, &t->sa.sin6.sin6_addr, t->ip,
+		    sizeof t->ip));
+		snprintf(t->addr, sizeof t->addr, "[%s]:%u", t->ip, port);
 	}
 	return (NULL);
 }
@@ -162,22 +165,29 @@ sr_net_parse(struct sr_net *n, const char *s)
 	return (NULL);
 }
 
-/* "net, net, ..." where net is a.b.c.d[/n] or x:y::z[/n] */
-const char *
-sr_netlist_parse(struct sr_netlist *nl, const char *spec)
+/*
+ * Parses "item, item, ..." into a new array of elements of elemsize
+ * bytes, one per non-empty item.  Returns NULL or why not.
+ */
+typedef const char *sr_item_parse_f(void *elem, const char *item);
+
+static const char *
+sr_list_parse(const char *spec, size_t elemsize, sr_item_parse_f *parse,
+    void **arrp, unsigned *np)
 {
 	char *copy, *tok, *save, *p;
 	const char *err;
-	struct sr_net *nets;
+	void *arr, *a;
 	unsigned n;
 
-	memset(nl, 0, sizeof *nl);
+	*arrp = NULL;
+	*np = 0;
 	if (spec == NULL)
-		return ("no networks");
+		return ("empty list");
 	copy = strdup(spec);
 	if (copy == NULL)
 		return ("out of memory");
-	nets = NULL;
+	arr = NULL;
 	n = 0;
 	err = NULL;
 	for (tok = strtok_r(copy, ",", &save); tok != NULL;
@@ -189,22 +199,47 @@ sr_netlist_parse(struct sr_netlist *nl, const char *spec)
 			*--p = '\0';
 		if (*tok == '\0')
 			continue;
-		nets = realloc(nl->nets, (n + 1) * sizeof *nets);
-		if (nets == NULL) {
+		a = realloc(arr, (n + 1) * elemsize);
+		if (a == NULL) {
 			err = "out of memory";
 			break;
 		}
-		nl->nets = nets;
-		err = sr_net_parse(&nets[n], tok);
+		arr = a;
+		err = parse((char *)arr + n * elemsize, tok);
 		if (err != NULL)
 			break;
-		nl->n = ++n;
+		n++;
 	}
 	free(copy);
 	if (err == NULL && n == 0)
-		err = "no networks";
-	if (err != NULL)
-		sr_netlist_fini(nl);
+		err = "empty list";
+	if (err != NULL) {
+		free(arr);
+		return (err);
+	}
+	*arrp = arr;
+	*np = n;
+	return (NULL);
+}
+
+static const char *
+sr_net_item(void *elem, const char *item)
+{
+
+	return (sr_net_parse(elem, item));
+}
+
+/* "net, net, ..." where net is a.b.c.d[/n] or x:y::z[/n] */
+const char *
+sr_netlist_parse(struct sr_netlist *nl, const char *spec)
+{
+	void *arr;
+	const char *err;
+
+	memset(nl, 0, sizeof *nl);
+	err = sr_list_parse(spec, sizeof *nl->nets, sr_net_item, &arr,
+	    &nl->n);
+	nl->nets = arr;
 	return (err);
 }
 
@@ -214,6 +249,35 @@ sr_netlist_fini(struct sr_netlist *nl)
 
 	free(nl->nets);
 	memset(nl, 0, sizeof *nl);
+}
+
+static const char *
+sr_target_item(void *elem, const char *item)
+{
+
+	return (sr_target_parse(elem, item, strlen(item)));
+}
+
+/* "ip:port, [ip6]:port, ..." */
+const char *
+sr_targetlist_parse(struct sr_targetlist *tl, const char *spec)
+{
+	void *arr;
+	const char *err;
+
+	memset(tl, 0, sizeof *tl);
+	err = sr_list_parse(spec, sizeof *tl->targets, sr_target_item, &arr,
+	    &tl->n);
+	tl->targets = arr;
+	return (err);
+}
+
+void
+sr_targetlist_fini(struct sr_targetlist *tl)
+{
+
+	free(tl->targets);
+	memset(tl, 0, sizeof *tl);
 }
 
 static int

@@ -6,6 +6,7 @@
  * pure parsing, no Varnish, no name resolution.
  */
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 /* "[" 45 "]:" 5 and a NUL, rounded up */
@@ -17,12 +18,22 @@ struct sr_target {
 		struct sockaddr_in	sin;
 		struct sockaddr_in6	sin6;
 	} sa;
+	char			ip[INET6_ADDRSTRLEN];
+	unsigned		port;
 	char			addr[SR_TARGET_MAX];	/* canonical form */
 };
 
 const char *sr_target_parse(struct sr_target *, const char *s, size_t len);
 const struct sockaddr *sr_target_sockaddr(const struct sr_target *,
     unsigned *len);
+
+struct sr_targetlist {
+	unsigned		n;
+	struct sr_target	*targets;
+};
+
+const char *sr_targetlist_parse(struct sr_targetlist *, const char *spec);
+void sr_targetlist_fini(struct sr_targetlist *);
 
 struct sr_net {
 	int			family;

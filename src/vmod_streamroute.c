@@ -188,10 +188,24 @@ vmod_router__init(VRT_CTX, struct vmod_streamroute_router **rtp,
 	rt->vcl = ctx->vcl;
 	memset(&rcfg, 0, sizeof rcfg);
 
-	err = sr_redis_location(&rcfg, a->redis);
-	if (err != NULL) {
-		VRT_fail(ctx, "streamroute.router %s: %s", vcl_name, err);
-		goto fail;
+	if (a->sentinels != NULL && *a->sentinels != '\0') {
+		err = sr_targetlist_parse(&rcfg.sentinels, a->sentinels);
+		if (err != NULL) {
+			VRT_fail(ctx, "streamroute.router %s: sentinels must be "
+			    "ip:port, ... (%s)", vcl_name, err);
+			goto fail;
+		}
+		rcfg.master = strdup(a->sentinel_master != NULL ?
+		    a->sentinel_master : "");
+		AN(rcfg.master);
+	} else {
+		err = sr_redis_location(&rcfg, a->redis);
+		if (err != NULL) {
+			VRT_fail(ctx, "streamroute.router %s: redis must be "
+			    "ip:port, [ip6]:port or /socket/path (%s)",
+			    vcl_name, err);
+			goto fail;
+		}
 	}
 	if (sr_key_template_parse(&rt->key_template, a->key_template)) {
 		VRT_fail(ctx, "streamroute.router %s: key_template must "
@@ -254,6 +268,8 @@ vmod_router__init(VRT_CTX, struct vmod_streamroute_router **rtp,
   fail:
 	free(rcfg.host);
 	free(rcfg.path);
+	free(rcfg.master);
+	sr_targetlist_fini(&rcfg.sentinels);
 	sr_router_free(ctx, rt);
 }
 

@@ -26,6 +26,8 @@ struct sr_redis_cfg {
 	char		*host;		/* NULL for a unix socket */
 	int		port;
 	char		*path;		/* unix socket, or NULL */
+	struct sr_targetlist sentinels;	/* when set: ask them for host */
+	char		*master;	/* the name Sentinel knows it by */
 	char		*password;	/* NULL for none */
 	long		database;
 	double		connect_timeout;

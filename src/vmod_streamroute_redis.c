@@ -14,10 +14,6 @@
 
 #include "config.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -29,6 +25,7 @@
 #include "cache/cache.h"
 #include "vtim.h"
 
+#include "sr_addr.h"
 #include "sr_cache.h"
 #include "vmod_streamroute.h"
 #include "VSC_streamroute.h"
@@ -49,54 +46,30 @@ struct sr_redis {
 	double			down_until;	/* fail fast until then */
 };
 
-/* "host:port", "[ip6]:port" or "/path/to/socket" */
+/*
+ * "ip:port", "[ip6]:port" or "/path/to/socket".  The address must be
+ * numeric: hiredis would resolve a name with getaddrinfo() at each
+ * connect, on the request path and beyond redis_connect_timeout.
+ */
 const char *
 sr_redis_location(struct sr_redis_cfg *cfg, const char *spec)
 {
-	const char *colon, *h;
-	char *end;
-	long port;
-	size_t hlen;
-	struct in6_addr a6;
+	struct sr_target t;
+	const char *err;
 
 	if (spec == NULL || *spec == '\0')
-		return ("empty Redis location");
+		return ("empty");
 	if (*spec == '/') {
 		cfg->path = strdup(spec);
 		AN(cfg->path);
 		return (NULL);
 	}
-	colon = strrchr(spec, ':');
-	if (colon == NULL)
-		return ("Redis location must be host:port or /socket/path");
-	h = spec;
-	hlen = (size_t)(colon - spec);
-	if (*spec == '[') {
-		if (hlen < 3 || colon[-1] != ']')
-			return ("Redis location: expected [ipv6]:port");
-		h++;
-		hlen -= 2;
-	}
-	if (hlen == 0)
-		return ("Redis location: empty host");
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (errno || *end != '\0' || port < 1 || port > 65535 ||
-	    colon[1] < '0' || colon[1] > '9')
-		return ("Redis location: bad port");
-	cfg->host = strndup(h, hlen);
+	err = sr_target_parse(&t, spec, strlen(spec));
+	if (err != NULL)
+		return (err);
+	cfg->host = strdup(t.ip);
 	AN(cfg->host);
-	/*
-	 * hiredis would resolve a name with getaddrinfo() at each connect,
-	 * on the request path and beyond redis_connect_timeout.
-	 */
-	if (inet_pton(AF_INET, cfg->host, &a6) != 1 &&
-	    inet_pton(AF_INET6, cfg->host, &a6) != 1) {
-		free(cfg->host);
-		cfg->host = NULL;
-		return ("Redis location: host must be a numeric address");
-	}
-	cfg->port = (int)port;
+	cfg->port = (int)t.port;
 	return (NULL);
 }
 
@@ -157,6 +130,8 @@ sr_redis_destroy(struct sr_redis **rp)
 	free(r->cfg.host);
 	free(r->cfg.path);
 	free(r->cfg.password);
+	free(r->cfg.master);
+	sr_targetlist_fini(&r->cfg.sentinels);
 	FREE_OBJ(r);
 }
 
@@ -192,34 +167,112 @@ sr_redis_setup(const struct sr_redis *r, struct vsl_log *vsl, redisContext *c,
 }
 
 static redisContext *
+sr_redis_open(const struct sr_redis *r, struct vsl_log *vsl, const char *what,
+    const char *host, int port)
+{
+	redisContext *c;
+
+	if (host == NULL)
+		c = redisConnectUnixWithTimeout(r->cfg.path,
+		    VTIM_timeval(r->cfg.connect_timeout));
+	else
+		c = redisConnectWithTimeout(host, port,
+		    VTIM_timeval(r->cfg.connect_timeout));
+	if (c == NULL) {
+		sr_redis_log(r, vsl, what, "out of memory");
+		return (NULL);
+	}
+	if (c->err) {
+		sr_redis_log(r, vsl, what, c->errstr);
+		redisFree(c);
+		return (NULL);
+	}
+	if (redisSetTimeout(c, VTIM_timeval(r->cfg.timeout)) != REDIS_OK ||
+	    (host != NULL && redisEnableKeepAlive(c) != REDIS_OK)) {
+		sr_redis_log(r, vsl, what, c->errstr);
+		redisFree(c);
+		return (NULL);
+	}
+	return (c);
+}
+
+/*
+ * Asks each Sentinel in turn where the master is now.  Asked at every
+ * new connection, which is rare: connections are pooled.
+ */
+static int
+sr_redis_master(const struct sr_redis *r, struct vsl_log *vsl,
+    struct sr_target *master)
+{
+	const struct sr_target *s;
+	redisContext *c;
+	redisReply *reply;
+	const char *argv[3], *err;
+	char addr[SR_TARGET_MAX + 8];
+	unsigned u;
+	int found;
+
+	argv[0] = "SENTINEL";
+	argv[1] = "get-master-addr-by-name";
+	argv[2] = r->cfg.master;
+	for (u = 0; u < r->cfg.sentinels.n; u++) {
+		s = &r->cfg.sentinels.targets[u];
+		c = sr_redis_open(r, vsl, "sentinel connect", s->ip,
+		    (int)s->port);
+		if (c == NULL)
+			continue;
+		reply = redisCommandArgv(c, 3, argv, NULL);
+		found = 0;
+		err = "no answer";
+		if (reply == NULL)
+			err = c->errstr;
+		else if (reply->type == REDIS_REPLY_ARRAY &&
+		    reply->elements == 2 &&
+		    reply->element[0]->type == REDIS_REPLY_STRING &&
+		    reply->element[1]->type == REDIS_REPLY_STRING) {
+			bprintf(addr, strchr(reply->element[0]->str, ':') ?
+			    "[%.46s]:%.6s" : "%.46s:%.6s",
+			    reply->element[0]->str, reply->element[1]->str);
+			err = sr_target_parse(master, addr, strlen(addr));
+			found = err == NULL;
+		} else if (reply->type == REDIS_REPLY_NIL)
+			err = "master name unknown";
+		else if (reply->type == REDIS_REPLY_ERROR)
+			err = reply->str;
+		if (!found)
+			sr_redis_log(r, vsl, "sentinel", err);
+		else if (vsl != NULL)
+			VSLb(vsl, SLT_VCL_Log, "streamroute: %s: redis master "
+			    "%s from sentinel %s", r->name, master->addr,
+			    s->addr);
+		if (reply != NULL)
+			freeReplyObject(reply);
+		redisFree(c);
+		if (found)
+			return (1);
+	}
+	return (0);
+}
+
+static redisContext *
 sr_redis_connect(const struct sr_redis *r, struct vsl_log *vsl)
 {
+	struct sr_target master;
 	redisContext *c;
 	const char *argv[2];
 	char db[24];
 
 	SR_COUNT(r->vsc, redis_connects);
-	if (r->cfg.path != NULL)
-		c = redisConnectUnixWithTimeout(r->cfg.path,
-		    VTIM_timeval(r->cfg.connect_timeout));
-	else
-		c = redisConnectWithTimeout(r->cfg.host, r->cfg.port,
-		    VTIM_timeval(r->cfg.connect_timeout));
-	if (c == NULL) {
-		sr_redis_log(r, vsl, "connect", "out of memory");
+	if (r->cfg.sentinels.n > 0) {
+		if (!sr_redis_master(r, vsl, &master))
+			return (NULL);
+		c = sr_redis_open(r, vsl, "connect", master.ip,
+		    (int)master.port);
+	} else
+		c = sr_redis_open(r, vsl, "connect", r->cfg.host,
+		    r->cfg.port);
+	if (c == NULL)
 		return (NULL);
-	}
-	if (c->err) {
-		sr_redis_log(r, vsl, "connect", c->errstr);
-		redisFree(c);
-		return (NULL);
-	}
-	if (redisSetTimeout(c, VTIM_timeval(r->cfg.timeout)) != REDIS_OK ||
-	    (r->cfg.path == NULL && redisEnableKeepAlive(c) != REDIS_OK)) {
-		sr_redis_log(r, vsl, "connect", c->errstr);
-		redisFree(c);
-		return (NULL);
-	}
 	if (r->cfg.password != NULL) {
 		argv[0] = "AUTH";
 		argv[1] = r->cfg.password;

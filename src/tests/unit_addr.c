@@ -120,6 +120,25 @@ main(void)
 	CHECK(allowed("10.0.0.0/-1", "10.0.0.1:80") == -1);
 	CHECK(allowed("10.0.0.0/8x", "10.0.0.1:80") == -1);
 	CHECK(allowed("example.com/8", "10.0.0.1:80") == -1);
+	/* lists of targets, for Sentinel */
+	{
+		struct sr_targetlist tl;
+
+		CHECK(sr_targetlist_parse(&tl,
+		    " 127.0.0.1:26379 ,[::1]:26380,") == NULL);
+		CHECK(tl.n == 2);
+		CHECK(!strcmp(tl.targets[0].ip, "127.0.0.1"));
+		CHECK(tl.targets[0].port == 26379);
+		CHECK(!strcmp(tl.targets[1].ip, "::1"));
+		CHECK(!strcmp(tl.targets[1].addr, "[::1]:26380"));
+		sr_targetlist_fini(&tl);
+		CHECK(tl.n == 0 && tl.targets == NULL);
+		CHECK(sr_targetlist_parse(&tl, "127.0.0.1:26379, sentinel:1")
+		    != NULL);
+		CHECK(tl.n == 0 && tl.targets == NULL);
+		CHECK(sr_targetlist_parse(&tl, "") != NULL);
+		CHECK(sr_targetlist_parse(&tl, NULL) != NULL);
+	}
 	CHECK(sr_netlist_parse(&nl, "10.0.0.0/8,,192.168.0.0/16") == NULL);
 	CHECK(nl.n == 2);
 	sr_netlist_fini(&nl);
