@@ -99,12 +99,11 @@ vmod_key(VRT_CTX, VCL_STRING url, VCL_STRING prefix)
 	len = sr_key_from_url(url, prefix, &key);
 	if (len == 0)
 		return ("");
-	key = WS_Copy(ctx->ws, key, (int)len + 1);
+	key = WS_Printf(ctx->ws, "%.*s", (int)len, key);
 	if (key == NULL) {
 		VRT_fail(ctx, "streamroute.key(): out of workspace");
 		return ("");
 	}
-	((char *)TRUST_ME(key))[len] = '\0';
 	return (key);
 }
 
