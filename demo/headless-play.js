@@ -6,12 +6,20 @@
 //
 // PAGE_URL is the player page with its query (src=..., n=...).  Plays
 // SECONDS of wall time after every player has started, samples each
-// player's currentTime every second, saves a screenshot, prints one JSON
-// summary line and exits 0 when every player started, advanced by at
-// least SECONDS - 2 (the first second of play may be at the start of the
-// window), never stood still for 3 s, had no stall (hls.js
-// bufferStalledError or a "waiting" event) and no fatal error; else 1.
-// Exits 77 when the browser or MediaSource/H.264 is missing.
+// player's currentTime every second, prints one JSON summary line and
+// exits 0 when every player passed, else 1; 77 when the browser or
+// MediaSource/H.264 is missing.
+//
+// The first SR_STRICT seconds (default: all) are strict: every player
+// plays at least SR_MIN_PLAYED s of media (default SR_STRICT - 2), never stands still 3 s, has no
+// stall (hls.js bufferStalledError or a "waiting" event) and no fatal
+// error.  The screenshot is taken at the end of that window.  The rest
+// is the carry-on window (e.g. the stream moves to another media server
+// meanwhile): no fatal error, standing still at most SR_MAX_FREEZE s
+// (default 10), advancing by the rest minus that, and playing at the end.
+// SR_STARTED_FILE / SR_STRICT_FILE are written when every player has
+// started / when the strict window ends, for a test to synchronise on.
+// SR_CONSOLE_LOG keeps the page's console (hls.js logs with &debug=1).
 "use strict";
 const path = require("path");
 const { chromium } = require(path.join(__dirname, "node_modules", "playwright-core"));
@@ -39,7 +47,12 @@ function log(s) { process.stderr.write("headless-play: " + s + "\n"); }
   }
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const consoleErrors = [];
-  page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+  const consoleLog = process.env.SR_CONSOLE_LOG ?
+    require("fs").createWriteStream(process.env.SR_CONSOLE_LOG) : null;
+  page.on("console", (m) => {
+    if (consoleLog) consoleLog.write(new Date().toISOString() + " " + m.type() + " " + m.text() + "\n");
+    if (m.type() === "error") consoleErrors.push(m.text());
+  });
   page.on("pageerror", (e) => consoleErrors.push("pageerror: " + e.message));
   await page.goto(pageUrl, { waitUntil: "load" });
 
@@ -64,7 +77,7 @@ function log(s) { process.stderr.write("headless-play: " + s + "\n"); }
   let players = [];
   for (;;) {
     players = await page.evaluate(() => window.srPlayers);
-    if (players.length && players.every((p) => p.started && p.currentTime > 0)) break;
+    if (players.length && players.every((p) => p.started && p.played > 0)) break;
     if (players.some((p) => p.fatal.length) || Date.now() - t0 > startTimeout) {
       log("players did not start within " + startTimeout / 1000 + " s: " +
           JSON.stringify(players.map((p) => ({ id: p.id, started: p.started, fatal: p.fatal, errors: p.errors.slice(0, 3) }))));
@@ -77,50 +90,89 @@ function log(s) { process.stderr.write("headless-play: " + s + "\n"); }
   const startupMs = Date.now() - t0;
   log(players.length + " player(s) started in " + startupMs + " ms; playing " + seconds + " s");
 
-  const first = players.map((p) => p.currentTime);
+  if (process.env.SR_STARTED_FILE) require("fs").writeFileSync(process.env.SR_STARTED_FILE, String(Date.now()));
+
+  // window 1 (strict): the first SR_STRICT seconds; window 2 (carry on):
+  // the rest, e.g. while the stream moves to another media server
+  const strict = Math.min(seconds, parseFloat(process.env.SR_STRICT || String(seconds)));
+  const maxFreeze = parseFloat(process.env.SR_MAX_FREEZE || "10");
+  const minPlayed = parseFloat(process.env.SR_MIN_PLAYED || String(strict - 2));
+  const tStart = Date.now();
+  const first = players.map((p) => p.played);
   const last = first.slice();
-  const lastMove = first.map(() => Date.now());
-  const frozen = first.map(() => 0);
-  const tEnd = Date.now() + seconds * 1000;
-  while (Date.now() < tEnd) {
+  const lastMove = first.map(() => tStart);
+  const frozen = [first.map(() => 0), first.map(() => 0)];
+  let atStrict = null;
+  const endFrozen = first.map(() => 0);
+  for (;;) {
     await sleep(1000);
     players = await page.evaluate(() => window.srPlayers);
     const now = Date.now();
+    const w = atStrict ? 1 : 0;
     players.forEach((p, i) => {
-      if (p.currentTime > last[i] + 0.05) {
-        last[i] = p.currentTime;
+      if (p.played > last[i] + 0.05) {
+        last[i] = p.played;
         lastMove[i] = now;
       } else {
-        frozen[i] = Math.max(frozen[i], now - lastMove[i]);
+        frozen[w][i] = Math.max(frozen[w][i], now - lastMove[i]);
       }
     });
+    if (!atStrict && now - tStart >= strict * 1000) {
+      atStrict = players.map((p) => ({ ...p, errors: p.errors.slice(), fatal: p.fatal.slice() }));
+      if (shot) await page.screenshot({ path: shot });
+      if (strict < seconds) {
+        log("strict window over; carry-on window of " + (seconds - strict) + " s");
+        if (process.env.SR_STRICT_FILE) require("fs").writeFileSync(process.env.SR_STRICT_FILE, String(now));
+        lastMove.fill(now);
+      }
+    }
+    if (now - tStart >= seconds * 1000) {
+      players.forEach((p, i) => { endFrozen[i] = now - lastMove[i]; });
+      break;
+    }
   }
-  if (shot) await page.screenshot({ path: shot });
+  if (shot && strict < seconds) await page.screenshot({ path: shot.replace(/\.png$/, "") + "-end.png" });
   players = await page.evaluate(() => window.srPlayers);
   await browser.close();
 
-  const minAdvance = seconds - 2;
   const result = players.map((p, i) => {
-    const advanced = p.currentTime - first[i];
+    const s = atStrict[i];
     const problems = [];
-    if (advanced < minAdvance) problems.push("advanced only " + advanced.toFixed(1) + " s");
-    if (frozen[i] >= 3000) problems.push("stood still " + (frozen[i] / 1000).toFixed(1) + " s");
-    if (p.stalls) problems.push(p.stalls + " stall(s)");
-    if (p.waiting) problems.push(p.waiting + " waiting event(s)");
-    if (p.fatal.length) problems.push("fatal: " + p.fatal.join("; "));
-    return { id: p.id, advanced: +advanced.toFixed(2), currentTime: +p.currentTime.toFixed(2),
-             frags: p.frags, playlists: p.playlists, stalls: p.stalls, waiting: p.waiting,
-             maxFrozenMs: frozen[i], errors: p.errors, problems };
+    const adv1 = s.played - first[i];
+    if (adv1 < minPlayed) problems.push("advanced only " + adv1.toFixed(1) + " s in " + strict + " s");
+    if (frozen[0][i] >= 3000) problems.push("stood still " + (frozen[0][i] / 1000).toFixed(1) + " s");
+    if (s.stalls) problems.push(s.stalls + " stall(s)");
+    if (s.waiting) problems.push(s.waiting + " waiting event(s)");
+    if (s.fatal.length) problems.push("fatal: " + s.fatal.join("; "));
+    let adv2 = 0;
+    if (strict < seconds) {
+      const rest = seconds - strict;
+      adv2 = p.played - s.played;
+      if (adv2 < rest - maxFreeze) problems.push("after the strict window advanced only " + adv2.toFixed(1) + " s in " + rest + " s");
+      if (frozen[1][i] > maxFreeze * 1000) problems.push("after the strict window stood still " + (frozen[1][i] / 1000).toFixed(1) + " s");
+      if (p.fatal.length > s.fatal.length) problems.push("fatal: " + p.fatal.join("; "));
+      if (endFrozen[i] > 3000) problems.push("not playing at the end (still for " + (endFrozen[i] / 1000).toFixed(1) + " s)");
+    }
+    return { id: p.id, advanced: +adv1.toFixed(2), advancedAfter: +adv2.toFixed(2),
+             frozenMs: frozen[0][i], frozenAfterMs: frozen[1][i],
+             stalls: s.stalls, stallsAfter: p.stalls - s.stalls, restarts: p.restarts,
+             errors: s.errors, errorsAfter: p.errors.slice(s.errors.length), problems };
   });
   const bad = result.filter((r) => r.problems.length);
+  const sum = (f) => result.reduce((a, r) => a + f(r), 0);
   const summary = {
-    players: result.length, seconds, startupMs,
+    players: result.length, seconds, strict, startupMs,
     minAdvanced: Math.min(...result.map((r) => r.advanced)),
-    maxFrozenMs: Math.max(...result.map((r) => r.maxFrozenMs)),
-    stalls: result.reduce((a, r) => a + r.stalls, 0),
-    nonFatalErrors: result.reduce((a, r) => a + r.errors.length, 0),
+    maxFrozenMs: Math.max(...result.map((r) => r.frozenMs)),
+    stalls: sum((r) => r.stalls), nonFatalErrors: sum((r) => r.errors.length),
+    after: strict < seconds ? {
+      minAdvanced: Math.min(...result.map((r) => r.advancedAfter)),
+      maxFrozenMs: Math.max(...result.map((r) => r.frozenAfterMs)),
+      stalls: sum((r) => r.stallsAfter), restarts: sum((r) => r.restarts), nonFatalErrors: sum((r) => r.errorsAfter.length),
+      errorKinds: [...new Set(result.flatMap((r) => r.errorsAfter.map((e) => e.split(" ")[0])))],
+    } : undefined,
     failed: bad.length,
-    problems: bad.slice(0, 5).map((r) => ({ id: r.id, problems: r.problems, errors: r.errors.slice(0, 5) })),
+    problems: bad.slice(0, 5).map((r) => ({ id: r.id, problems: r.problems, errors: r.errors.concat(r.errorsAfter).slice(0, 5) })),
     consoleErrors: consoleErrors.slice(0, 5),
   };
   process.stdout.write(JSON.stringify(summary) + "\n");

@@ -125,6 +125,9 @@ rtmp {
 			hls_fragment ${frag}s;
 			hls_playlist_length ${playlen}s;
 			hls_cleanup on;
+			# segment names from the clock: unique across media servers and
+			# re-publishes (the origin caches by path)
+			hls_fragment_naming system;
 
 			# the route in Redis, while the stream is published
 			exec $DEMO/register.sh heartbeat $redis \$name $addr $dir/hls/\$name $ttl;

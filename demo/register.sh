@@ -4,13 +4,14 @@
 #
 # nginx-rtmp runs it (see media-server.sh):
 #
-#   exec              register.sh heartbeat  REDIS KEY ADDR HLSDIR TTL
+#   exec              register.sh heartbeat  REDIS KEY ADDR HLSDIR TTL [MIN_SEGMENTS]
 #   exec_publish_done register.sh unregister REDIS KEY ADDR HLSDIR
 #
 # heartbeat   runs while the stream is published (nginx-rtmp's "exec":
 #             started on publish, sent SIGTERM when publishing stops).
-#             Waits until the first HLS segment is written (a route must
-#             only exist for a playable stream), writes the master
+#             Waits until the playlist holds MIN_SEGMENTS segments
+#             (default 3: a route must only exist for a stream that players
+#             can start, and they start 3 segments from the live edge), writes the master
 #             playlist HLSDIR/live.m3u8, claims the route with
 #             "SET KEY ADDR EX TTL", then every TTL/3 seconds refreshes it
 #             -- only while it still names ADDR (or is missing, e.g. Redis
@@ -92,9 +93,11 @@ heartbeat() {
 	trap on_term TERM INT HUP
 	beat=$((TTL / 3))
 	[ "$beat" -ge 1 ] || beat=1
-	# wait for the first playlist: up to 60 s
+	# wait until the playlist holds MIN_SEGMENTS segments (players start
+	# 3 segments from the live edge): up to 60 s
 	i=0
-	while [ $stopping -eq 0 ] && [ ! -s "$HLSDIR/index.m3u8" ] && [ $i -lt 600 ]; do
+	while [ $stopping -eq 0 ] && [ $i -lt 600 ] &&
+	    [ "$(grep -c '^#EXTINF' "$HLSDIR/index.m3u8" 2>/dev/null || echo 0)" -lt "$MIN_SEGMENTS" ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
@@ -119,8 +122,8 @@ heartbeat() {
 cmd=${1:-}
 case $cmd in
 heartbeat)
-	[ $# -eq 6 ] || { echo "usage: $0 heartbeat REDIS KEY ADDR HLSDIR TTL" >&2; exit 2; }
-	REDIS=$2 KEY=$3 ADDR=$4 HLSDIR=$5 TTL=$6
+	[ $# -ge 6 ] || { echo "usage: $0 heartbeat REDIS KEY ADDR HLSDIR TTL [MIN_SEGMENTS]" >&2; exit 2; }
+	REDIS=$2 KEY=$3 ADDR=$4 HLSDIR=$5 TTL=$6 MIN_SEGMENTS=${7:-3}
 	heartbeat
 	;;
 unregister)
