@@ -5,14 +5,18 @@
 #   tests: N passed, N failed
 #
 # Usage: scripts/test.sh [make check arguments, e.g. TESTS=tests/m00001.vtc]
+#
+# A test that cannot run here (a program missing) is skipped and said so;
+# with STREAMROUTE_STRICT=1 (CI) a skipped test counts as failed.
 set -u
 cd "$(dirname "$0")/.."
 
 missing() {
 	for cmd in varnishd varnishtest redis-server redis-cli curl autoreconf \
-	    pkg-config rst2man; do
+	    pkg-config rst2man nginx ffmpeg npm chromium podman wrk; do
 		command -v "$cmd" >/dev/null 2>&1 || { echo "$cmd"; return; }
 	done
+	[ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || echo nginx-rtmp
 }
 if [ -n "$(missing)" ]; then
 	if [ "$(id -u)" -ne 0 ]; then
@@ -45,7 +49,10 @@ for trs in $(find src tests -name '*.trs' | sort); do
 		passed=$((passed + 1)) ;;
 	SKIP)
 		skipped=$((skipped + 1))
-		echo "SKIP: $name" ;;
+		echo "SKIP: $name: $(grep -h 'SKIP' "$name.log" | tail -n 1)"
+		if [ "${STREAMROUTE_STRICT:-0}" = 1 ]; then
+			failed=$((failed + 1))
+		fi ;;
 	*)
 		failed=$((failed + 1))
 		echo "FAIL: $name (see $name.log)"
