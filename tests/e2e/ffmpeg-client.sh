@@ -31,7 +31,7 @@ grep -qi '^Access-Control-Allow-Origin: \*' "$T/master.h" || fail "no CORS heade
 
 say "ffmpeg reads $ORIGIN/e2e/live.m3u8 for $PLAY s"
 start=$(date +%s)
-ffmpeg -nostdin -hide_banner -loglevel error -re -i "$ORIGIN/e2e/live.m3u8" \
+timeout $((PLAY + 60)) ffmpeg -nostdin -hide_banner -loglevel error -re -i "$ORIGIN/e2e/live.m3u8" \
     -t "$PLAY" -map 0:v -map 0:a -c copy -f mpegts -y "$T/played.ts" \
     2>"$T/ffmpeg-client.log"
 rc=$?

@@ -47,7 +47,7 @@ wait_stream $KEY
 PAGE="http://127.0.0.1:$PAGE_PORT/player/?n=$PLAYERS&src=$ORIGIN/$KEY/live.m3u8"
 say "$PLAYERS hls.js players: $PAGE"
 SR_STRICT=$STRICT SR_MIN_PLAYED=$MIN_PLAYED SR_STARTED_FILE=$T/started SR_STRICT_FILE=$T/strict-over \
-    CHROMIUM=$CHROMIUM node "$DEMO/headless-play.js" "$PAGE" $((STRICT + AFTER)) \
+    CHROMIUM=$CHROMIUM timeout $((STRICT + AFTER + 120)) node "$DEMO/headless-play.js" "$PAGE" $((STRICT + AFTER)) \
     "$ARTEFACTS/hlsjs-players.png" >"$T/play.json" 2>"$T/play.log" &
 echo $! >"$T/node.pid"
 track "$T/node.pid"

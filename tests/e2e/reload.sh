@@ -59,7 +59,7 @@ say "$PLAYERS ffmpeg players for $PLAY s"
 t0=$(date +%s)
 i=0
 while [ $i -lt $PLAYERS ]; do
-	ffmpeg -nostdin -hide_banner -loglevel error -re -i "$ORIGIN/$KEY/live.m3u8" \
+	timeout $((PLAY + 60)) ffmpeg -nostdin -hide_banner -loglevel error -re -i "$ORIGIN/$KEY/live.m3u8" \
 	    -t "$PLAY" -c copy -f null - 2>"$T/player$i.log" &
 	echo $! >"$T/player$i.pid"
 	track "$T/player$i.pid"

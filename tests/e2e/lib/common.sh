@@ -71,9 +71,15 @@ stop_pidfile() {
 	esac
 }
 
+# on_exit 'command' -- run at exit, before the processes are stopped
+ON_EXIT=""
+on_exit() { ON_EXIT="$1
+$ON_EXIT"; }
+
 cleanup() {
 	status=$?
 	trap - EXIT INT TERM
+	[ -z "$ON_EXIT" ] || eval "$ON_EXIT"
 	# publishers first, then everything else, each group in parallel
 	for f in $PIDFILES; do
 		case $f in */publish.pid) stop_pidfile "$f" & ;; esac
