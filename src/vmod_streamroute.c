@@ -76,10 +76,9 @@ vmod_event_function(VRT_CTX, struct vmod_priv *priv, enum vcl_event_e e)
 	case VCL_EVENT_DISCARD:
 		break;
 	case VCL_EVENT_COLD:
-		/* a cold VCL holds no connections to Redis */
 		VTAILQ_FOREACH(rt, &routers, list)
 			if (rt->vcl == ctx->vcl)
-				sr_redis_close_idle(rt->redis);
+				sr_redis_cold(rt->redis);
 		break;
 	default:
 		WRONG("VCL event");

@@ -45,7 +45,7 @@ void sr_redis_destroy(struct sr_redis **);
 void sr_redis_get(struct sr_redis *, struct vsl_log *, const char *key,
     size_t keylen, struct sr_route *);
 int sr_redis_ping(struct sr_redis *, struct vsl_log *);
-void sr_redis_close_idle(struct sr_redis *);
+void sr_redis_cold(struct sr_redis *);
 
 /* vmod_streamroute_backend.c */
 

@@ -7,9 +7,12 @@
  * worker borrows one for a single command and gives it back.
  *
  * Redis being down must cost a request microseconds, not a timeout:
- * after a failed connect or command the pool is "down" for retry_after,
- * during which every command fails at once; when the window closes, one
- * worker tries again while the others keep failing fast.
+ * after a failed connect or command the pool is "down", and every
+ * command fails at once.  A prober thread, which lives only while Redis
+ * is down, tries to connect and PING every retry_after; when Redis
+ * answers, its connection joins the pool and requests use Redis again.
+ * No request ever waits for a Redis that is known to be down.  (Should
+ * the thread not start, a request probes once per retry_after instead.)
  */
 
 #include "config.h"
@@ -44,6 +47,12 @@ struct sr_redis {
 	unsigned		nconns;		/* idle, lent and connecting */
 	unsigned		down;		/* the last attempt failed */
 	double			down_until;	/* fail fast until then */
+
+	pthread_cond_t		probe_cond;	/* wakes and stops the prober */
+	pthread_t		prober;
+	unsigned		prober_running;
+	unsigned		prober_joinable;
+	unsigned		stopping;	/* no new prober */
 };
 
 /*
@@ -95,11 +104,12 @@ sr_redis_new(const struct sr_redis_cfg *cfg, struct VSC_streamroute *vsc,
 	AZ(pthread_condattr_init(&ca));
 	AZ(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC));
 	AZ(pthread_cond_init(&r->cond, &ca));
+	AZ(pthread_cond_init(&r->probe_cond, &ca));
 	AZ(pthread_condattr_destroy(&ca));
 	return (r);
 }
 
-void
+static void
 sr_redis_close_idle(struct sr_redis *r)
 {
 	redisContext *c;
@@ -114,17 +124,48 @@ sr_redis_close_idle(struct sr_redis *r)
 	AZ(pthread_mutex_unlock(&r->mtx));
 }
 
+/* Stops the prober, if one runs, and waits for it to end. */
+static void
+sr_redis_stop_prober(struct sr_redis *r)
+{
+
+	AZ(pthread_mutex_lock(&r->mtx));
+	r->stopping = 1;
+	AZ(pthread_cond_broadcast(&r->probe_cond));
+	AZ(pthread_mutex_unlock(&r->mtx));
+	if (r->prober_joinable) {
+		AZ(pthread_join(r->prober, NULL));
+		r->prober_joinable = 0;
+	}
+	AZ(pthread_mutex_lock(&r->mtx));
+	AZ(r->prober_running);
+	r->stopping = 0;
+	AZ(pthread_mutex_unlock(&r->mtx));
+}
+
+/* A cold VCL holds no connection and runs no thread. */
+void
+sr_redis_cold(struct sr_redis *r)
+{
+
+	CHECK_OBJ_NOTNULL(r, SR_REDIS_MAGIC);
+	sr_redis_stop_prober(r);
+	sr_redis_close_idle(r);
+}
+
 void
 sr_redis_destroy(struct sr_redis **rp)
 {
 	struct sr_redis *r;
 
 	TAKE_OBJ_NOTNULL(r, rp, SR_REDIS_MAGIC);
+	sr_redis_stop_prober(r);
 	sr_redis_close_idle(r);
 	/* nothing is lent out: the VCL is cold and no task runs in it */
 	AZ(r->nconns);
 	AZ(pthread_mutex_destroy(&r->mtx));
 	AZ(pthread_cond_destroy(&r->cond));
+	AZ(pthread_cond_destroy(&r->probe_cond));
 	free(r->idle);
 	free(r->name);
 	free(r->cfg.host);
@@ -293,13 +334,82 @@ sr_redis_connect(const struct sr_redis *r, struct vsl_log *vsl)
 	return (c);
 }
 
+static void *
+sr_redis_prober(void *priv)
+{
+	struct sr_redis *r;
+	struct timespec deadline;
+	redisContext *c;
+	redisReply *reply;
+	int up;
+
+	CAST_OBJ_NOTNULL(r, priv, SR_REDIS_MAGIC);
+	AZ(pthread_mutex_lock(&r->mtx));
+	while (r->down && !r->stopping) {
+		deadline = VTIM_timespec(VTIM_mono() + r->cfg.retry_after);
+		(void)pthread_cond_timedwait(&r->probe_cond, &r->mtx,
+		    &deadline);
+		if (!r->down || r->stopping)
+			break;
+		AZ(pthread_mutex_unlock(&r->mtx));
+
+		up = 0;
+		c = sr_redis_connect(r, NULL);
+		if (c != NULL) {
+			SR_COUNT(r->vsc, redis_commands);
+			reply = redisCommand(c, "PING");
+			up = reply != NULL && reply->type == REDIS_REPLY_STATUS;
+			if (reply != NULL)
+				freeReplyObject(reply);
+		}
+		if (!up)
+			SR_COUNT(r->vsc, redis_errors);
+
+		AZ(pthread_mutex_lock(&r->mtx));
+		if (up) {
+			r->down = 0;
+			r->down_until = 0;
+			if (r->nconns < r->cfg.max_conns) {
+				r->idle[r->nidle++] = c;
+				r->nconns++;
+				c = NULL;
+				AZ(pthread_cond_signal(&r->cond));
+			}
+		}
+		if (c != NULL)
+			redisFree(c);
+	}
+	r->prober_running = 0;
+	AZ(pthread_mutex_unlock(&r->mtx));
+	return (NULL);
+}
+
+/* Redis failed: fail fast from now on, and start probing it. */
+static void
+sr_redis_down_locked(struct sr_redis *r)
+{
+
+	r->down = 1;
+	r->down_until = VTIM_mono() + r->cfg.retry_after;
+	if (r->prober_running || r->stopping)
+		return;
+	if (r->prober_joinable) {
+		/* the last one has ended: it only had to return */
+		AZ(pthread_join(r->prober, NULL));
+		r->prober_joinable = 0;
+	}
+	if (pthread_create(&r->prober, NULL, sr_redis_prober, r) == 0) {
+		r->prober_running = 1;
+		r->prober_joinable = 1;
+	}
+}
+
 static void
 sr_redis_mark_down(struct sr_redis *r)
 {
 
 	AZ(pthread_mutex_lock(&r->mtx));
-	r->down = 1;
-	r->down_until = VTIM_mono() + r->cfg.retry_after;
+	sr_redis_down_locked(r);
 	AZ(pthread_mutex_unlock(&r->mtx));
 }
 
@@ -319,7 +429,7 @@ sr_redis_take(struct sr_redis *r, struct vsl_log *vsl, int *fresh)
 	now = VTIM_mono();
 	deadline = VTIM_timespec(now + r->cfg.timeout);
 	while (1) {
-		if (now < r->down_until) {
+		if (r->prober_running || now < r->down_until) {
 			AZ(pthread_mutex_unlock(&r->mtx));
 			SR_COUNT(r->vsc, redis_failfast);
 			return (NULL);
@@ -344,7 +454,7 @@ sr_redis_take(struct sr_redis *r, struct vsl_log *vsl, int *fresh)
 	}
 	r->nconns++;
 	if (r->down) {
-		/* one worker probes a down Redis, the others fail fast */
+		/* no prober: one worker probes, the others fail fast */
 		r->down_until = now + r->cfg.connect_timeout + r->cfg.timeout;
 	}
 	AZ(pthread_mutex_unlock(&r->mtx));
@@ -354,8 +464,7 @@ sr_redis_take(struct sr_redis *r, struct vsl_log *vsl, int *fresh)
 	AZ(pthread_mutex_lock(&r->mtx));
 	if (c == NULL) {
 		r->nconns--;
-		r->down = 1;
-		r->down_until = VTIM_mono() + r->cfg.retry_after;
+		sr_redis_down_locked(r);
 		AZ(pthread_cond_signal(&r->cond));
 	} else {
 		r->down = 0;
