@@ -12,11 +12,9 @@
 # with the bench's Redis) and bench-backends.vcl (the static backends and
 # sub bench_route, which picks one of them: one string comparison).
 #
-# Composability: sr_backend_fetch in the library does the routing AND the
-# preparation of the backend request, and returns (fetch), so a VCL cannot
-# replace only the routing step.  The preparation below is therefore a
-# copy of the part of sr_backend_fetch after the routing (keep in sync);
-# everything else is the library itself.
+# Only the routing step differs: the library's sr_backend_fetch is
+# sr_route (router.backend()) then sr_backend_prepare; this one calls
+# bench_route instead of sr_route.  Everything else is the library itself.
 
 vcl 4.1;
 
@@ -31,20 +29,8 @@ include "streamroute/origin-settings.vcl";
 # never runs.
 sub vcl_backend_fetch {
 	call bench_route;
-
-	# --- copy of sr_backend_fetch after router.backend() ---
-	set bereq.url = bereq.http.sr-url;
-	call sr_classify;
-	call sr_settings_fetch;
-	if (bereq.http.sr-type == "segment") {
-		unset bereq.http.Accept-Encoding;
-	}
-	unset bereq.http.Range;
-	unset bereq.http.Cookie;
-	unset bereq.http.Authorization;
-	call sr_bereq_clean;
+	call sr_backend_prepare;
 	return (fetch);
-	# --- end of copy ---
 }
 
 # The library, found along vcl_path (the repository's vcl/ directory).

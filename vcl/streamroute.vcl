@@ -257,9 +257,10 @@ sub sr_classify {
 	}
 }
 
-sub sr_backend_fetch {
+sub sr_route {
 	# Only here, on a real fetch, is Redis consulted; a cache hit
-	# never costs a look-up.
+	# never costs a look-up.  Ends the fetch with an error when the
+	# stream has no usable route.
 	set bereq.backend = router.backend(bereq.http.sr-key);
 	set bereq.http.sr-outcome = router.outcome();
 	if (bereq.http.sr-outcome == "unknown") {
@@ -270,7 +271,10 @@ sub sr_backend_fetch {
 		# unavailable, invalid, refused, overflow
 		return (error(503, "Stream unavailable"));
 	}
+}
 
+sub sr_backend_prepare {
+	# The request the media server gets, whatever picked the backend.
 	set bereq.url = bereq.http.sr-url;
 	call sr_classify;
 	call sr_settings_fetch;
@@ -283,6 +287,11 @@ sub sr_backend_fetch {
 	unset bereq.http.Cookie;
 	unset bereq.http.Authorization;
 	call sr_bereq_clean;
+}
+
+sub sr_backend_fetch {
+	call sr_route;
+	call sr_backend_prepare;
 	return (fetch);
 }
 
