@@ -10,13 +10,16 @@
 // exits 0 when every player passed, else 1; 77 when the browser or
 // MediaSource/H.264 is missing.
 //
-// The first SR_STRICT seconds (default: all) are strict: every player
-// plays at least SR_MIN_PLAYED s of media (default SR_STRICT - 2), never stands still 3 s, has no
+// The first window is strict: it lasts SR_STRICT seconds (default: all),
+// or less with SR_MIN_PLAYED, until every player has played that many
+// seconds of media (a loaded machine plays slower than real time).  In it
+// every player plays at least SR_MIN_PLAYED s (default SR_STRICT - 2), never stands still 3 s, has no
 // stall (hls.js bufferStalledError or a "waiting" event) and no fatal
 // error.  The screenshot is taken at the end of that window.  The rest
-// is the carry-on window (e.g. the stream moves to another media server
+// is the carry-on window (SECONDS - SR_STRICT long) (e.g. the stream moves to another media server
 // meanwhile): no fatal error, standing still at most SR_MAX_FREEZE s
 // (default 10), advancing by the rest minus that, and playing at the end.
+// SR_KEEP_AFTER=k keeps only the first k players for the carry-on window.
 // SR_STARTED_FILE / SR_STRICT_FILE are written when every player has
 // started / when the strict window ends, for a test to synchronise on.
 // SR_CONSOLE_LOG keeps the page's console (hls.js logs with &debug=1).
@@ -97,6 +100,10 @@ function log(s) { process.stderr.write("headless-play: " + s + "\n"); }
   const strict = Math.min(seconds, parseFloat(process.env.SR_STRICT || String(seconds)));
   const maxFreeze = parseFloat(process.env.SR_MAX_FREEZE || "10");
   const minPlayed = parseFloat(process.env.SR_MIN_PLAYED || String(strict - 2));
+  // the strict window ends when every player has played minPlayed s (at
+  // most strict s: a loaded machine may play slower than real time)
+  const afterSeconds = seconds - strict;
+  let tStrictEnd = 0;
   const tStart = Date.now();
   const first = players.map((p) => p.played);
   const last = first.slice();
@@ -117,16 +124,23 @@ function log(s) { process.stderr.write("headless-play: " + s + "\n"); }
         frozen[w][i] = Math.max(frozen[w][i], now - lastMove[i]);
       }
     });
-    if (!atStrict && now - tStart >= strict * 1000) {
+    if (!atStrict && (now - tStart >= strict * 1000 ||
+        (process.env.SR_MIN_PLAYED && players.every((p, i) => p.played - first[i] >= minPlayed)))) {
+      tStrictEnd = now;
       atStrict = players.map((p) => ({ ...p, errors: p.errors.slice(), fatal: p.fatal.slice() }));
       if (shot) await page.screenshot({ path: shot });
+      const keep = parseInt(process.env.SR_KEEP_AFTER || "0", 10);
+      if (strict < seconds && keep > 0 && keep < players.length) {
+        await page.evaluate((k) => window.srKeep(k), keep);
+        log("kept " + keep + " player(s) for the carry-on window");
+      }
       if (strict < seconds) {
         log("strict window over; carry-on window of " + (seconds - strict) + " s");
         if (process.env.SR_STRICT_FILE) require("fs").writeFileSync(process.env.SR_STRICT_FILE, String(now));
         lastMove.fill(now);
       }
     }
-    if (now - tStart >= seconds * 1000) {
+    if (atStrict && now - tStrictEnd >= afterSeconds * 1000) {
       players.forEach((p, i) => { endFrozen[i] = now - lastMove[i]; });
       break;
     }
@@ -135,38 +149,41 @@ function log(s) { process.stderr.write("headless-play: " + s + "\n"); }
   players = await page.evaluate(() => window.srPlayers);
   await browser.close();
 
-  const result = players.map((p, i) => {
-    const s = atStrict[i];
+  const kept = players.length;
+  const result = atStrict.map((s, i) => {
+    const p = i < kept ? players[i] : null;
     const problems = [];
     const adv1 = s.played - first[i];
-    if (adv1 < minPlayed) problems.push("advanced only " + adv1.toFixed(1) + " s in " + strict + " s");
+    if (adv1 < minPlayed) problems.push("played only " + adv1.toFixed(1) + " s in " + strict + " s");
     if (frozen[0][i] >= 3000) problems.push("stood still " + (frozen[0][i] / 1000).toFixed(1) + " s");
     if (s.stalls) problems.push(s.stalls + " stall(s)");
     if (s.waiting) problems.push(s.waiting + " waiting event(s)");
     if (s.fatal.length) problems.push("fatal: " + s.fatal.join("; "));
     let adv2 = 0;
-    if (strict < seconds) {
-      const rest = seconds - strict;
+    if (strict < seconds && p) {
+      const rest = afterSeconds;
       adv2 = p.played - s.played;
       if (adv2 < rest - maxFreeze) problems.push("after the strict window advanced only " + adv2.toFixed(1) + " s in " + rest + " s");
       if (frozen[1][i] > maxFreeze * 1000) problems.push("after the strict window stood still " + (frozen[1][i] / 1000).toFixed(1) + " s");
       if (p.fatal.length > s.fatal.length) problems.push("fatal: " + p.fatal.join("; "));
       if (endFrozen[i] > 3000) problems.push("not playing at the end (still for " + (endFrozen[i] / 1000).toFixed(1) + " s)");
     }
-    return { id: p.id, advanced: +adv1.toFixed(2), advancedAfter: +adv2.toFixed(2),
-             frozenMs: frozen[0][i], frozenAfterMs: frozen[1][i],
-             stalls: s.stalls, stallsAfter: p.stalls - s.stalls, restarts: p.restarts,
-             errors: s.errors, errorsAfter: p.errors.slice(s.errors.length), problems };
+    return { id: s.id, kept: !!p, advanced: +adv1.toFixed(2), advancedAfter: +adv2.toFixed(2),
+             frozenMs: frozen[0][i], frozenAfterMs: p ? frozen[1][i] : 0,
+             stalls: s.stalls, stallsAfter: p ? p.stalls - s.stalls : 0, restarts: p ? p.restarts : 0,
+             errors: s.errors, errorsAfter: p ? p.errors.slice(s.errors.length) : [], problems };
   });
   const bad = result.filter((r) => r.problems.length);
   const sum = (f) => result.reduce((a, r) => a + f(r), 0);
   const summary = {
-    players: result.length, seconds, strict, startupMs,
+    players: result.length, strictSeconds: +((tStrictEnd - tStart) / 1000).toFixed(1),
+    afterSeconds: strict < seconds ? afterSeconds : 0, startupMs,
     minAdvanced: Math.min(...result.map((r) => r.advanced)),
     maxFrozenMs: Math.max(...result.map((r) => r.frozenMs)),
     stalls: sum((r) => r.stalls), nonFatalErrors: sum((r) => r.errors.length),
     after: strict < seconds ? {
-      minAdvanced: Math.min(...result.map((r) => r.advancedAfter)),
+      players: kept,
+      minAdvanced: Math.min(...result.filter((r) => r.kept).map((r) => r.advancedAfter)),
       maxFrozenMs: Math.max(...result.map((r) => r.frozenAfterMs)),
       stalls: sum((r) => r.stallsAfter), restarts: sum((r) => r.restarts), nonFatalErrors: sum((r) => r.errorsAfter.length),
       errorKinds: [...new Set(result.flatMap((r) => r.errorsAfter.map((e) => e.split(" ")[0])))],

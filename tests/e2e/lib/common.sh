@@ -132,15 +132,13 @@ free_port() {
 	done
 }
 
-# wait_for SECONDS CMD... -- until CMD succeeds
+# wait_for SECONDS CMD... -- until CMD succeeds, at most SECONDS
 wait_for() {
-	n=$(($1 * 10))
+	deadline=$(($(date +%s) + $1))
 	shift
-	i=0
 	until "$@" >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ $i -lt $n ] || return 1
-		sleep 0.1
+		[ "$(date +%s)" -lt "$deadline" ] || return 1
+		sleep 0.2
 	done
 }
 
@@ -200,15 +198,15 @@ start_varnish() {
 	    { cat "$T/varnishd.log" >&2; fail "varnishd did not start"; }
 	track "$T/varnishd.pid"
 	ORIGIN=http://127.0.0.1:$ORIGIN_PORT
-	wait_for 10 curl -fsS "$ORIGIN/healthcheck" || fail "varnishd does not answer"
+	wait_for 10 curl -fsS -m 2 "$ORIGIN/healthcheck" || fail "varnishd does not answer"
 }
 vadm() { varnishadm -n "$VARNISH_N" "$@"; }
 vstat() { varnishstat -n "$VARNISH_N" -1 -f "$1" | awk '{s += $2} END {print s + 0}'; }
 
 # wait_stream KEY [SECONDS] -- until the origin serves the stream
 wait_stream() {
-	wait_for "${2:-40}" sh -c "curl -fsS '$ORIGIN/$1/live.m3u8' >/dev/null &&
-	    curl -fsS '$ORIGIN/$1/index.m3u8' | grep -q '\.ts'" ||
+	wait_for "${2:-40}" sh -c "curl -fsS -m 5 '$ORIGIN/$1/live.m3u8' >/dev/null &&
+	    curl -fsS -m 5 '$ORIGIN/$1/index.m3u8' | grep -q '\.ts'" ||
 	    fail "stream $1 is not served by the origin"
 }
 
