@@ -22,9 +22,7 @@ start_redis
 start_media ms1
 write_settings
 start_varnish
-varnishncsa -n "$VARNISH_N" -D -P "$T/varnishncsa.pid" -w "$T/origin-access.log" \
-    -F '%{%s}t %s %U' || fail "varnishncsa did not start"
-track "$T/varnishncsa.pid"
+start_access_log
 publish ms1 $KEY
 wait_stream $KEY
 

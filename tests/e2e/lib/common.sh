@@ -200,6 +200,14 @@ start_varnish() {
 	ORIGIN=http://127.0.0.1:$ORIGIN_PORT
 	wait_for 10 curl -fsS -m 2 "$ORIGIN/healthcheck" || fail "varnishd does not answer"
 }
+# start_access_log -- the origin's requests, "<unix time> <status> <URL>",
+# into $T/origin-access.log
+start_access_log() {
+	varnishncsa -n "$VARNISH_N" -D -P "$T/varnishncsa.pid" \
+	    -w "$T/origin-access.log" -F '%{%s}t %s %U' ||
+	    fail "varnishncsa did not start"
+	track "$T/varnishncsa.pid"
+}
 vadm() { varnishadm -n "$VARNISH_N" "$@"; }
 vstat() { varnishstat -n "$VARNISH_N" -1 -f "$1" | awk '{s += $2} END {print s + 0}'; }
 
