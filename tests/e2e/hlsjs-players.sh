@@ -88,7 +88,8 @@ clients=$(awk -v a="$t1" -v b="$t2" -v k="/$KEY/index.m3u8" '$1 >= a && $1 < b &
 crate=$(awk -v n="$clients" -v s="$secs" 'BEGIN {printf "%.2f", n / s}')
 say "window 1: ${secs}s, players asked the origin for the playlist $clients times ($crate/s), the media server saw $pl ($plrate/s)"
 failed=$(awk -v a="$t1" '$1 >= a && $2 >= 400' "$T/origin-access.log" | wc -l)
-failed_before=$(awk -v a="$t1" -v m="$tmove" '$1 >= a && $1 < m && $2 >= 400' "$T/origin-access.log" | wc -l)
+# the access log counts whole seconds: the move's own second is "after"
+failed_before=$(awk -v a="$t1" -v m="${tmove%.*}" '$1 >= a && $1 < m && $2 >= 400' "$T/origin-access.log" | wc -l)
 total=$(awk -v a="$t1" '$1 >= a' "$T/origin-access.log" | wc -l)
 say "origin, from the players' start: $total requests, $failed_before failed before the move, $((failed - failed_before)) after: $(awk -v a="$t1" '$1 >= a && $2 >= 400 {print $2, $3}' "$T/origin-access.log" | sort | uniq -c | sort -rn | head -3 | tr '\n' ';')"
 from2=$(media_requests ms2 "^/$KEY/.*[.]ts" "$tmove" "$t3")
