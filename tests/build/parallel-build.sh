@@ -1,0 +1,61 @@
+#!/bin/sh
+# A clean build never depends on luck: every object of the VMOD builds
+# alone in a freshly configured tree (so each one names the generated
+# headers it includes, vcc_streamroute_if.h and VSC_streamroute.h), and
+# a freshly configured tree builds with a high -j, several times, with
+# make's --shuffle where the make at hand has it (GNU make 4.4).  Works
+# on a copy of the tree.
+#
+# Environment: BUILD_ROUNDS (default 3), BUILD_JOBS (default 16).
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+rounds=${BUILD_ROUNDS:-3}
+jobs=${BUILD_JOBS:-16}
+
+command -v git >/dev/null 2>&1 && [ -e "$top/.git" ] || {
+	echo "parallel-build: SKIP: not a git checkout (the tree is copied with git ls-files)"
+	exit 77
+}
+t=$(mktemp -d /tmp/sr-parallel-build.XXXXXX)
+trap 'rm -rf "$t"' EXIT
+
+shuffle=
+if make --help 2>/dev/null | grep -q -- '--shuffle'; then
+	shuffle=--shuffle
+fi
+
+fail() {
+	echo "parallel-build: FAIL: $*"
+	grep -E 'error|Error' "$t/build.log" | head -n 10
+	exit 1
+}
+
+# the working tree as it is, uncommitted changes included
+(cd "$top" && git ls-files -z --cached --others --exclude-standard |
+    xargs -0 tar -cf - 2>/dev/null) | tar -C "$t" -xf - || exit 99
+cd "$t" || exit 99
+./autogen.sh >build.log 2>&1 || fail "autogen.sh"
+./configure RST2MAN=/usr/bin/rst2man >>build.log 2>&1 || fail "configure"
+
+# Each object alone, first compile of each (no dependency file yet).
+objects=$(printf 'print-objects:\n\t@echo $(libvmod_streamroute_la_OBJECTS)\n' |
+    make -s -C src -f Makefile -f - print-objects)
+[ -n "$objects" ] || fail "no objects listed"
+for o in $objects; do
+	make -C src clean >>build.log 2>&1
+	make -C src "$o" >>build.log 2>&1 || fail "make $o alone, from clean"
+done
+echo "parallel-build: each of $(echo $objects | wc -w) objects builds alone from clean: ok"
+
+i=1
+while [ "$i" -le "$rounds" ]; do
+	make distclean >>build.log 2>&1
+	./configure RST2MAN=/usr/bin/rst2man >>build.log 2>&1 || fail "configure"
+	make -j"$jobs" $shuffle >>build.log 2>&1 ||
+	    fail "round $i of $rounds (make -j$jobs $shuffle)"
+	[ -f src/.libs/libvmod_streamroute.so ] ||
+	    fail "round $i: no libvmod_streamroute.so"
+	echo "parallel-build: round $i of $rounds (make -j$jobs $shuffle): ok"
+	i=$((i + 1))
+done
+exit 0
