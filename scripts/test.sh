@@ -1,10 +1,14 @@
 #!/bin/sh
-# Builds streamroute and runs every test suite: the unit tests and VMOD
-# tests (src/tests) and the shipped-VCL tests (tests/vcl), each against
-# real redis-server and varnishd processes.  Ends with one line:
+# Builds streamroute and runs every test suite: "make check" (the unit
+# tests, the VMOD tests in src/tests and the shipped-VCL tests in
+# tests/vcl, each against real redis-server and varnishd processes),
+# then "make check-system" (clean parallel builds, end-to-end tests with
+# real media servers and players, the container, the benchmark harness).
+# Ends with one line:
 #   tests: N passed, N failed
 #
 # Usage: scripts/test.sh [make check arguments, e.g. TESTS=tests/m00001.vtc]
+# (with arguments, only "make check" runs)
 #
 # A test that cannot run here (a program missing) is skipped and said so;
 # with STREAMROUTE_STRICT=1 (CI) a skipped test counts as failed.
@@ -37,6 +41,9 @@ make -j2 >/dev/null || { make; exit 2; }
 find . -name '*.trs' -delete
 make -k check "$@" >/dev/null 2>&1
 status=$?
+if [ $# -eq 0 ]; then
+	make -k check-system >/dev/null 2>&1 || status=$?
+fi
 
 passed=0
 failed=0
