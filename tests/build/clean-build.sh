@@ -1,5 +1,6 @@
 #!/bin/sh
-# A clean build never depends on luck: every object of the VMOD builds
+# A clean build never depends on luck, nor on the Varnish at hand:
+# configure refuses a Varnish older than 7.1; every object of the VMOD builds
 # alone in a freshly configured tree (so each one names the generated
 # headers it includes, vcc_streamroute_if.h and VSC_streamroute.h), and
 # a freshly configured tree builds with a high -j, several times, with
@@ -13,10 +14,10 @@ rounds=${BUILD_ROUNDS:-3}
 jobs=${BUILD_JOBS:-16}
 
 command -v git >/dev/null 2>&1 && [ -e "$top/.git" ] || {
-	echo "parallel-build: SKIP: not a git checkout (the tree is copied with git ls-files)"
+	echo "clean-build: SKIP: not a git checkout (the tree is copied with git ls-files)"
 	exit 77
 }
-t=$(mktemp -d /tmp/sr-parallel-build.XXXXXX)
+t=$(mktemp -d /tmp/sr-clean-build.XXXXXX)
 trap 'rm -rf "$t"' EXIT
 
 shuffle=
@@ -25,7 +26,7 @@ if make --help 2>/dev/null | grep -q -- '--shuffle'; then
 fi
 
 fail() {
-	echo "parallel-build: FAIL: $*"
+	echo "clean-build: FAIL: $*"
 	grep -E 'error|Error' "$t/build.log" | head -n 10
 	exit 1
 }
@@ -35,6 +36,26 @@ fail() {
     xargs -0 tar -cf - 2>/dev/null) | tar -C "$t" -xf - || exit 99
 cd "$t" || exit 99
 ./autogen.sh >build.log 2>&1 || fail "autogen.sh"
+
+# configure refuses a Varnish older than 7.1.0 (7.0 lacks
+# VRT_Assign_Backend): pretend varnishapi is 7.0.3.
+pc=$(pkg-config --variable=pcfiledir varnishapi)/varnishapi.pc
+mkdir old-varnishapi &&
+    sed 's/^Version:.*/Version: 7.0.3/' "$pc" >old-varnishapi/varnishapi.pc ||
+    exit 99
+if PKG_CONFIG_PATH=$PWD/old-varnishapi ./configure RST2MAN=/usr/bin/rst2man \
+    >old-varnish.log 2>&1; then
+	echo "clean-build: FAIL: configure accepted Varnish 7.0.3"
+	exit 1
+fi
+grep -q 'Varnish version 7.1.0 or higher is required' old-varnish.log || {
+	echo "clean-build: FAIL: configure refused Varnish 7.0.3 without saying why:"
+	tail -n 3 old-varnish.log
+	exit 1
+}
+rm -rf old-varnishapi old-varnish.log
+echo "clean-build: configure refuses Varnish 7.0.3: ok"
+
 ./configure RST2MAN=/usr/bin/rst2man >>build.log 2>&1 || fail "configure"
 
 # Each object alone, first compile of each (no dependency file yet).
@@ -45,7 +66,7 @@ for o in $objects; do
 	make -C src clean >>build.log 2>&1
 	make -C src "$o" >>build.log 2>&1 || fail "make $o alone, from clean"
 done
-echo "parallel-build: each of $(echo $objects | wc -w) objects builds alone from clean: ok"
+echo "clean-build: each of $(echo $objects | wc -w) objects builds alone from clean: ok"
 
 i=1
 while [ "$i" -le "$rounds" ]; do
@@ -55,7 +76,7 @@ while [ "$i" -le "$rounds" ]; do
 	    fail "round $i of $rounds (make -j$jobs $shuffle)"
 	[ -f src/.libs/libvmod_streamroute.so ] ||
 	    fail "round $i: no libvmod_streamroute.so"
-	echo "parallel-build: round $i of $rounds (make -j$jobs $shuffle): ok"
+	echo "clean-build: round $i of $rounds (make -j$jobs $shuffle): ok"
 	i=$((i + 1))
 done
 exit 0
