@@ -8,12 +8,17 @@
  * connects to it.
  */
 
-#include <arpa/inet.h>
+#include <sys/types.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 
+#include <dirent.h>
+#include <ifaddrs.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vdef.h"
 #include "vas.h"
@@ -307,6 +312,412 @@ sr_netlist_match(const struct sr_netlist *nl, const struct sr_target *t)
 	for (i = 0; i < nl->n; i++)
 		if (nl->nets[i].family == t->family &&
 		    sr_net_match(&nl->nets[i], a))
+			return (1);
+	return (0);
+}
+
+/*--------------------------------------------------------------------
+ * Addresses refused whatever the allow list says.  An allow list is
+ * written by a person thinking of media servers; these are what a
+ * poisoned Redis would aim at instead, and what a broad allow list
+ * (10.0.0.0/8, fc00::/7, 100.64.0.0/10) lets through unnoticed.
+ */
+
+#define SR_V4(a, b, c, d)	{ a, b, c, d }
+
+static const struct sr_forbidden {
+	struct sr_net		net;
+	const char		*why;
+} sr_forbidden[] = {
+	/* metadata services first, so that the log names them */
+	{ { AF_INET, SR_V4(169, 254, 169, 254), 32 },
+	    "cloud metadata address (AWS, GCP, Azure, OpenStack)" },
+	{ { AF_INET, SR_V4(169, 254, 170, 2), 32 },
+	    "cloud metadata address (AWS ECS)" },
+	{ { AF_INET, SR_V4(100, 100, 100, 200), 32 },
+	    "cloud metadata address (Alibaba Cloud)" },
+	{ { AF_INET6, { 0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0,
+	    0, 0, 0, 0, 0, 0, 0x02, 0x54 }, 128 },
+	    "cloud metadata address (AWS over IPv6)" },
+	{ { AF_INET, SR_V4(169, 254, 0, 0), 16 }, "link-local address" },
+	{ { AF_INET6, { 0xfe, 0x80 }, 10 }, "link-local address" },
+	/* a connect() to 0.0.0.0 or :: reaches this host */
+	{ { AF_INET, SR_V4(0, 0, 0, 0), 8 },
+	    "unspecified address (reaches this host)" },
+	{ { AF_INET6, { 0 }, 128 },
+	    "unspecified address (reaches this host)" },
+	{ { AF_INET, SR_V4(224, 0, 0, 0), 4 }, "multicast address" },
+	{ { AF_INET6, { 0xff }, 8 }, "multicast address" },
+	{ { AF_INET, SR_V4(255, 255, 255, 255), 32 }, "broadcast address" },
+	/*
+	 * IPv6 forms that carry an IPv4 address for a translator or tunnel
+	 * to reach: where they lead depends on the network, and the IPv4
+	 * inside may be any of the above.  A media server has a plain
+	 * address to register.  (::ffff:a.b.c.d never gets here: the
+	 * parser judges it as the IPv4 address it is.)
+	 */
+	{ { AF_INET6, { 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0 }, 96 },
+	    "IPv6 address embedding an IPv4 address (SIIT ::ffff:0:0/96)" },
+	{ { AF_INET6, { 0x00, 0x64, 0xff, 0x9b }, 96 },
+	    "IPv6 address embedding an IPv4 address (NAT64 64:ff9b::/96)" },
+	{ { AF_INET6, { 0x00, 0x64, 0xff, 0x9b, 0x00, 0x01 }, 48 },
+	    "IPv6 address embedding an IPv4 address (NAT64 64:ff9b:1::/48)" },
+	{ { AF_INET6, { 0x20, 0x02 }, 16 },
+	    "IPv6 address embedding an IPv4 address (6to4 2002::/16)" },
+	{ { AF_INET6, { 0x20, 0x01, 0x00, 0x00 }, 32 },
+	    "IPv6 address embedding an IPv4 address (Teredo 2001::/32)" },
+};
+
+static const unsigned char v6_loopback[16] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1
+};
+
+static const unsigned char *
+sr_target_bytes(const struct sr_target *t)
+{
+
+	if (t->family == AF_INET)
+		return ((const void *)&t->sa.sin.sin_addr);
+	return (t->sa.sin6.sin6_addr.s6_addr);
+}
+
+const char *
+sr_target_forbidden(const struct sr_target *t)
+{
+	const unsigned char *a;
+	unsigned i;
+
+	a = sr_target_bytes(t);
+	for (i = 0; i < sizeof sr_forbidden / sizeof *sr_forbidden; i++)
+		if (sr_forbidden[i].net.family == t->family &&
+		    sr_net_match(&sr_forbidden[i].net, a))
+			return (sr_forbidden[i].why);
+	/* ::a.b.c.d, deprecated "IPv4-compatible"; ::1 is loopback */
+	if (t->family == AF_INET6 && !memcmp(a, v6_loopback, 12) &&
+	    memcmp(a, v6_loopback, 16))
+		return ("IPv6 address embedding an IPv4 address "
+		    "(IPv4-compatible ::/96)");
+	return (NULL);
+}
+
+/*--------------------------------------------------------------------
+ * Port lists
+ */
+
+static const char *
+sr_portrange_item(void *elem, const char *item)
+{
+	struct sr_portrange *r = elem;
+	const char *dash;
+
+	dash = strchr(item, '-');
+	if (dash == NULL) {
+		if (sr_port_parse(item, strlen(item), &r->lo))
+			return ("not a port (1-65535)");
+		r->hi = r->lo;
+		return (NULL);
+	}
+	if (sr_port_parse(item, (size_t)(dash - item), &r->lo) ||
+	    sr_port_parse(dash + 1, strlen(dash + 1), &r->hi))
+		return ("not a port range (1-65535)");
+	if (r->lo > r->hi)
+		return ("port range ends before it starts");
+	return (NULL);
+}
+
+/* "port, port-port, ..."; NULL or "" for any port */
+const char *
+sr_portlist_parse(struct sr_portlist *pl, const char *spec)
+{
+	void *arr;
+	const char *err;
+
+	memset(pl, 0, sizeof *pl);
+	if (spec == NULL || *spec == '\0')
+		return (NULL);
+	err = sr_list_parse(spec, sizeof *pl->ranges, sr_portrange_item,
+	    &arr, &pl->n);
+	pl->ranges = arr;
+	return (err);
+}
+
+void
+sr_portlist_fini(struct sr_portlist *pl)
+{
+
+	free(pl->ranges);
+	memset(pl, 0, sizeof *pl);
+}
+
+int
+sr_portlist_match(const struct sr_portlist *pl, unsigned port)
+{
+	unsigned i;
+
+	if (pl->n == 0)
+		return (1);
+	for (i = 0; i < pl->n; i++)
+		if (port >= pl->ranges[i].lo && port <= pl->ranges[i].hi)
+			return (1);
+	return (0);
+}
+
+/*--------------------------------------------------------------------
+ * This process's own listen addresses.
+ *
+ * A route to varnishd's own listener sends each request back in as a
+ * new request: a loop that ends only when a timeout or the workspace
+ * does.  Varnish 7.1 tells a VMOD nothing of its listen sockets, but
+ * the worker process holds them as file descriptors: the TCP sockets in
+ * the LISTEN state among /proc/self/net/tcp{,6} whose inodes are in
+ * /proc/self/fd are exactly this process's listeners, whatever -a said
+ * (names, several addresses, ports chosen by the kernel).
+ */
+
+/* 8 hex digits: one 32-bit word of an address as the kernel prints it */
+static int
+sr_hexword(const char *s, unsigned char *out)
+{
+	uint32_t v;
+	unsigned i;
+	int c;
+
+	v = 0;
+	for (i = 0; i < 8; i++) {
+		c = s[i];
+		if (c >= '0' && c <= '9')
+			c -= '0';
+		else if (c >= 'A' && c <= 'F')
+			c -= 'A' - 10;
+		else if (c >= 'a' && c <= 'f')
+			c -= 'a' - 10;
+		else
+			return (-1);
+		v = (v << 4) | (uint32_t)c;
+	}
+	/* the kernel prints the raw word in host byte order */
+	memcpy(out, &v, 4);
+	return (0);
+}
+
+/*
+ * One line of /proc/net/tcp (family AF_INET) or tcp6 (AF_INET6):
+ * returns 1 and fills ep and inode for a socket in the LISTEN state,
+ * 0 for any other line.
+ */
+int
+sr_proc_net_line(const char *line, int family, struct sr_endpoint *ep,
+    unsigned long *inode)
+{
+	char addr[33];
+	unsigned port, state, words, i;
+	unsigned long ino;
+
+	if (sscanf(line, " %*u: %32[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x "
+	    "%*x:%*x %*x:%*x %*x %*u %*u %lu", addr, &port, &state,
+	    &ino) != 4)
+		return (0);
+	words = family == AF_INET ? 1 : 4;
+	if (strlen(addr) != words * 8 || state != 0x0a || port == 0 ||
+	    port > 65535)
+		return (0);
+	memset(ep, 0, sizeof *ep);
+	ep->net.family = family;
+	ep->net.prefix = words * 32;
+	for (i = 0; i < words; i++)
+		if (sr_hexword(addr + i * 8, ep->net.addr + i * 4))
+			return (0);
+	ep->port = port;
+	*inode = ino;
+	return (1);
+}
+
+static int
+sr_self_add(struct sr_self *self, const struct sr_endpoint *ep)
+{
+	struct sr_endpoint *a;
+
+	a = realloc(self->ep, (self->n + 1) * sizeof *a);
+	if (a == NULL)
+		return (-1);
+	self->ep = a;
+	self->ep[self->n++] = *ep;
+	return (0);
+}
+
+/* Every address of this host, on port: what a wildcard listener hears */
+static int
+sr_self_add_host(struct sr_self *self, unsigned port)
+{
+	struct ifaddrs *ifa, *i;
+	struct sr_endpoint ep;
+	int r;
+
+	memset(&ep, 0, sizeof ep);
+	ep.port = port;
+	/* all of 127.0.0.0/8 reaches a wildcard listener */
+	ep.net.family = AF_INET;
+	ep.net.addr[0] = 127;
+	ep.net.prefix = 8;
+	if (sr_self_add(self, &ep))
+		return (-1);
+	memset(&ep.net, 0, sizeof ep.net);
+	ep.net.family = AF_INET6;
+	memcpy(ep.net.addr, v6_loopback, 16);
+	ep.net.prefix = 128;
+	if (sr_self_add(self, &ep))
+		return (-1);
+	if (getifaddrs(&ifa))
+		return (-1);
+	r = 0;
+	for (i = ifa; i != NULL && r == 0; i = i->ifa_next) {
+		if (i->ifa_addr == NULL)
+			continue;
+		memset(&ep.net, 0, sizeof ep.net);
+		if (i->ifa_addr->sa_family == AF_INET) {
+			ep.net.family = AF_INET;
+			memcpy(ep.net.addr, &((const struct sockaddr_in *)
+			    (const void *)i->ifa_addr)->sin_addr, 4);
+			ep.net.prefix = 32;
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			ep.net.family = AF_INET6;
+			memcpy(ep.net.addr, &((const struct sockaddr_in6 *)
+			    (const void *)i->ifa_addr)->sin6_addr, 16);
+			ep.net.prefix = 128;
+		} else
+			continue;
+		r = sr_self_add(self, &ep);
+	}
+	freeifaddrs(ifa);
+	return (r);
+}
+
+static int
+sr_ulong_cmp(const void *a, const void *b)
+{
+	const unsigned long *x = a, *y = b;
+
+	return (*x < *y ? -1 : *x > *y);
+}
+
+/* The inodes of the sockets among this process's file descriptors */
+static const char *
+sr_self_inodes(unsigned long **inop, size_t *np)
+{
+	DIR *d;
+	struct dirent *de;
+	char path[sizeof "/proc/self/fd/" + sizeof de->d_name];
+	char link[64];
+	unsigned long *ino, *a, v;
+	size_t n;
+	ssize_t l;
+
+	*inop = NULL;
+	*np = 0;
+	d = opendir("/proc/self/fd");
+	if (d == NULL)
+		return ("cannot read /proc/self/fd");
+	ino = NULL;
+	n = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/self/fd/%s", de->d_name);
+		l = readlink(path, link, sizeof link - 1);
+		if (l <= 0)
+			continue;
+		link[l] = '\0';
+		if (sscanf(link, "socket:[%lu]", &v) != 1)
+			continue;
+		a = realloc(ino, (n + 1) * sizeof *a);
+		if (a == NULL) {
+			free(ino);
+			(void)closedir(d);
+			return ("out of memory");
+		}
+		ino = a;
+		ino[n++] = v;
+	}
+	(void)closedir(d);
+	if (n > 0)
+		qsort(ino, n, sizeof *ino, sr_ulong_cmp);
+	*inop = ino;
+	*np = n;
+	return (NULL);
+}
+
+static const char *
+sr_self_file(struct sr_self *self, const char *path, int family,
+    const unsigned long *ino, size_t nino)
+{
+	static const unsigned char zero[16];
+	struct sr_endpoint ep;
+	unsigned long inode;
+	char line[512];
+	FILE *f;
+	int r;
+
+	f = fopen(path, "r");
+	if (f == NULL && family == AF_INET6)
+		return (NULL);	/* a kernel without IPv6 has no listener */
+	if (f == NULL)
+		return ("cannot read /proc/self/net/tcp");
+	r = 0;
+	while (r == 0 && fgets(line, sizeof line, f) != NULL) {
+		if (!sr_proc_net_line(line, family, &ep, &inode))
+			continue;
+		if (nino == 0 || bsearch(&inode, ino, nino, sizeof *ino,
+		    sr_ulong_cmp) == NULL)
+			continue;
+		if (!memcmp(ep.net.addr, zero, family == AF_INET ? 4 : 16))
+			r = sr_self_add_host(self, ep.port);
+		else
+			r = sr_self_add(self, &ep);
+	}
+	(void)fclose(f);
+	return (r == 0 ? NULL : "cannot list this host's addresses");
+}
+
+const char *
+sr_self_load(struct sr_self *self)
+{
+	unsigned long *ino;
+	size_t nino;
+	const char *err;
+
+	memset(self, 0, sizeof *self);
+	err = sr_self_inodes(&ino, &nino);
+	if (err == NULL)
+		err = sr_self_file(self, "/proc/self/net/tcp", AF_INET,
+		    ino, nino);
+	if (err == NULL)
+		err = sr_self_file(self, "/proc/self/net/tcp6", AF_INET6,
+		    ino, nino);
+	free(ino);
+	if (err != NULL)
+		sr_self_fini(self);
+	return (err);
+}
+
+void
+sr_self_fini(struct sr_self *self)
+{
+
+	free(self->ep);
+	memset(self, 0, sizeof *self);
+}
+
+int
+sr_self_match(const struct sr_self *self, const struct sr_target *t)
+{
+	const unsigned char *a;
+	unsigned i;
+
+	a = sr_target_bytes(t);
+	for (i = 0; i < self->n; i++)
+		if (self->ep[i].port == t->port &&
+		    self->ep[i].net.family == t->family &&
+		    sr_net_match(&self->ep[i].net, a))
 			return (1);
 	return (0);
 }
