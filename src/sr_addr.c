@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <ifaddrs.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -468,69 +469,14 @@ sr_portlist_match(const struct sr_portlist *pl, unsigned port)
  * A route to varnishd's own listener sends each request back in as a
  * new request: a loop that ends only when a timeout or the workspace
  * does.  Varnish 7.1 tells a VMOD nothing of its listen sockets, but
- * the worker process holds them as file descriptors: the TCP sockets in
- * the LISTEN state among /proc/self/net/tcp{,6} whose inodes are in
- * /proc/self/fd are exactly this process's listeners, whatever -a said
- * (names, several addresses, ports chosen by the kernel).
+ * the worker process holds them as file descriptors: bound by the
+ * manager, inherited, listen()ed on only when the child starts (after
+ * the first vcl_init).  So: every TCP socket among our descriptors that
+ * has a local address and no peer is a listener, whatever -a said
+ * (names, several addresses, ports chosen by the kernel).  A socket of a
+ * backend fetch caught in the middle of its connect() may be counted
+ * too: its ephemeral port is no media server's either.
  */
-
-/* 8 hex digits: one 32-bit word of an address as the kernel prints it */
-static int
-sr_hexword(const char *s, unsigned char *out)
-{
-	uint32_t v;
-	unsigned i;
-	int c;
-
-	v = 0;
-	for (i = 0; i < 8; i++) {
-		c = s[i];
-		if (c >= '0' && c <= '9')
-			c -= '0';
-		else if (c >= 'A' && c <= 'F')
-			c -= 'A' - 10;
-		else if (c >= 'a' && c <= 'f')
-			c -= 'a' - 10;
-		else
-			return (-1);
-		v = (v << 4) | (uint32_t)c;
-	}
-	/* the kernel prints the raw word in host byte order */
-	memcpy(out, &v, 4);
-	return (0);
-}
-
-/*
- * One line of /proc/net/tcp (family AF_INET) or tcp6 (AF_INET6):
- * returns 1 and fills ep and inode for a socket in the LISTEN state,
- * 0 for any other line.
- */
-int
-sr_proc_net_line(const char *line, int family, struct sr_endpoint *ep,
-    unsigned long *inode)
-{
-	char addr[33];
-	unsigned port, state, words, i;
-	unsigned long ino;
-
-	if (sscanf(line, " %*u: %32[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x "
-	    "%*x:%*x %*x:%*x %*x %*u %*u %lu", addr, &port, &state,
-	    &ino) != 4)
-		return (0);
-	words = family == AF_INET ? 1 : 4;
-	if (strlen(addr) != words * 8 || state != 0x0a || port == 0 ||
-	    port > 65535)
-		return (0);
-	memset(ep, 0, sizeof *ep);
-	ep->net.family = family;
-	ep->net.prefix = words * 32;
-	for (i = 0; i < words; i++)
-		if (sr_hexword(addr + i * 8, ep->net.addr + i * 4))
-			return (0);
-	ep->port = port;
-	*inode = ino;
-	return (1);
-}
 
 static int
 sr_self_add(struct sr_self *self, const struct sr_endpoint *ep)
@@ -592,111 +538,86 @@ sr_self_add_host(struct sr_self *self, unsigned port)
 	return (r);
 }
 
-static int
-sr_ulong_cmp(const void *a, const void *b)
-{
-	const unsigned long *x = a, *y = b;
-
-	return (*x < *y ? -1 : *x > *y);
-}
-
-/* The inodes of the sockets among this process's file descriptors */
-static const char *
-sr_self_inodes(unsigned long **inop, size_t *np)
-{
-	DIR *d;
-	struct dirent *de;
-	char path[sizeof "/proc/self/fd/" + sizeof de->d_name];
-	char link[64];
-	unsigned long *ino, *a, v;
-	size_t n;
-	ssize_t l;
-
-	*inop = NULL;
-	*np = 0;
-	d = opendir("/proc/self/fd");
-	if (d == NULL)
-		return ("cannot read /proc/self/fd");
-	ino = NULL;
-	n = 0;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof path, "/proc/self/fd/%s", de->d_name);
-		l = readlink(path, link, sizeof link - 1);
-		if (l <= 0)
-			continue;
-		link[l] = '\0';
-		if (sscanf(link, "socket:[%lu]", &v) != 1)
-			continue;
-		a = realloc(ino, (n + 1) * sizeof *a);
-		if (a == NULL) {
-			free(ino);
-			(void)closedir(d);
-			return ("out of memory");
-		}
-		ino = a;
-		ino[n++] = v;
-	}
-	(void)closedir(d);
-	if (n > 0)
-		qsort(ino, n, sizeof *ino, sr_ulong_cmp);
-	*inop = ino;
-	*np = n;
-	return (NULL);
-}
-
-static const char *
-sr_self_file(struct sr_self *self, const char *path, int family,
-    const unsigned long *ino, size_t nino)
+/* A listener: a wildcard one stands for every address of the host */
+int
+sr_self_add_listener(struct sr_self *self, const struct sr_endpoint *ep)
 {
 	static const unsigned char zero[16];
-	struct sr_endpoint ep;
-	unsigned long inode;
-	char line[512];
-	FILE *f;
-	int r;
 
-	f = fopen(path, "r");
-	if (f == NULL && family == AF_INET6)
-		return (NULL);	/* a kernel without IPv6 has no listener */
-	if (f == NULL)
-		return ("cannot read /proc/self/net/tcp");
-	r = 0;
-	while (r == 0 && fgets(line, sizeof line, f) != NULL) {
-		if (!sr_proc_net_line(line, family, &ep, &inode))
-			continue;
-		if (nino == 0 || bsearch(&inode, ino, nino, sizeof *ino,
-		    sr_ulong_cmp) == NULL)
-			continue;
-		if (!memcmp(ep.net.addr, zero, family == AF_INET ? 4 : 16))
-			r = sr_self_add_host(self, ep.port);
-		else
-			r = sr_self_add(self, &ep);
-	}
-	(void)fclose(f);
-	return (r == 0 ? NULL : "cannot list this host's addresses");
+	if (!memcmp(ep->net.addr, zero, ep->net.family == AF_INET ? 4 : 16))
+		return (sr_self_add_host(self, ep->port));
+	return (sr_self_add(self, ep));
+}
+
+/* Whether fd is a TCP socket bound to a local address, with no peer */
+static int
+sr_fd_listener(int fd, struct sr_endpoint *ep)
+{
+	struct sockaddr_storage ss;
+	const struct sockaddr_in *sin;
+	const struct sockaddr_in6 *sin6;
+	socklen_t len;
+	int type;
+
+	len = sizeof type;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) ||
+	    type != SOCK_STREAM)
+		return (0);
+	len = sizeof ss;
+	if (getsockname(fd, (void *)&ss, &len))
+		return (0);
+	memset(ep, 0, sizeof *ep);
+	if (ss.ss_family == AF_INET) {
+		sin = (const void *)&ss;
+		ep->net.family = AF_INET;
+		ep->net.prefix = 32;
+		memcpy(ep->net.addr, &sin->sin_addr, 4);
+		ep->port = ntohs(sin->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		sin6 = (const void *)&ss;
+		ep->net.family = AF_INET6;
+		ep->net.prefix = 128;
+		memcpy(ep->net.addr, &sin6->sin6_addr, 16);
+		ep->port = ntohs(sin6->sin6_port);
+	} else
+		return (0);
+	if (ep->port == 0)
+		return (0);
+	len = sizeof ss;
+	if (getpeername(fd, (void *)&ss, &len) == 0)
+		return (0);	/* a connection, not a listener */
+	return (1);
 }
 
 const char *
 sr_self_load(struct sr_self *self)
 {
-	unsigned long *ino;
-	size_t nino;
-	const char *err;
+	struct sr_endpoint ep;
+	struct dirent *de;
+	char *end;
+	long fd;
+	DIR *d;
+	int r;
 
 	memset(self, 0, sizeof *self);
-	err = sr_self_inodes(&ino, &nino);
-	if (err == NULL)
-		err = sr_self_file(self, "/proc/self/net/tcp", AF_INET,
-		    ino, nino);
-	if (err == NULL)
-		err = sr_self_file(self, "/proc/self/net/tcp6", AF_INET6,
-		    ino, nino);
-	free(ino);
-	if (err != NULL)
+	d = opendir("/proc/self/fd");
+	if (d == NULL)
+		return ("cannot read /proc/self/fd");
+	r = 0;
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		fd = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || end == de->d_name || fd < 0 ||
+		    fd == dirfd(d) || fd > INT_MAX)
+			continue;
+		if (sr_fd_listener((int)fd, &ep))
+			r = sr_self_add_listener(self, &ep);
+	}
+	(void)closedir(d);
+	if (r != 0) {
 		sr_self_fini(self);
-	return (err);
+		return ("cannot list this host's addresses");
+	}
+	return (NULL);
 }
 
 void

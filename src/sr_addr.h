@@ -85,8 +85,7 @@ struct sr_self {
 	struct sr_endpoint	*ep;
 };
 
-int sr_proc_net_line(const char *line, int family, struct sr_endpoint *,
-    unsigned long *inode);
+int sr_self_add_listener(struct sr_self *, const struct sr_endpoint *);
 const char *sr_self_load(struct sr_self *);
 void sr_self_fini(struct sr_self *);
 int sr_self_match(const struct sr_self *, const struct sr_target *);
