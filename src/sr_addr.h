@@ -2,8 +2,10 @@
  * Copyright (c) 2026 The streamroute authors
  * SPDX-License-Identifier: BSD-2-Clause
  *
- * Route targets ("ip:port", "[ip6]:port") and allow-lists of networks:
- * pure parsing, no Varnish, no name resolution.
+ * Route targets ("ip:port", "[ip6]:port"), allow-lists of networks and
+ * ports, the addresses always refused: pure logic, no Varnish, no name
+ * resolution.  And this process's own listen addresses, read from its
+ * file descriptors (sr_self_load).
  */
 
 #include <arpa/inet.h>
