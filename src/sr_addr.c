@@ -340,6 +340,9 @@ static const struct sr_forbidden {
 	{ { AF_INET6, { 0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0,
 	    0, 0, 0, 0, 0, 0, 0x02, 0x54 }, 128 },
 	    "cloud metadata address (AWS over IPv6)" },
+	/* AWS's other instance services: DNS at ::253, time at ::123 */
+	{ { AF_INET6, { 0xfd, 0x00, 0x0e, 0xc2 }, 64 },
+	    "AWS instance services over IPv6 (fd00:ec2::/64)" },
 	{ { AF_INET, SR_V4(169, 254, 0, 0), 16 }, "link-local address" },
 	{ { AF_INET6, { 0xfe, 0x80 }, 10 }, "link-local address" },
 	/* a connect() to 0.0.0.0 or :: reaches this host */

@@ -251,8 +251,12 @@ test_forbidden(void)
 	CHECK(forbidden("10.20.0.1:80") == 0);
 	CHECK(forbidden("100.100.100.201:80") == 0);
 	CHECK(forbidden("100.64.0.1:80") == 0);
-	CHECK(forbidden("[fd00:ec2::253]:80") == 0);
-	CHECK(forbidden("[fd00:ec2::1:254]:80") == 0);
+	CHECK(forbidden_as("[fd00:ec2::253]:53", "fd00:ec2::/64"));
+	CHECK(forbidden_as("[fd00:ec2::123]:123", "fd00:ec2::/64"));
+	CHECK(forbidden_as("[fd00:ec2::1:254]:80", "fd00:ec2::/64"));
+	CHECK(forbidden_as("[fd00:ec2:0:0:ffff::1]:80", "fd00:ec2::/64"));
+	CHECK(forbidden("[fd00:ec2:0:1::254]:80") == 0);
+	CHECK(forbidden("[fd00:ec3::254]:80") == 0);
 	CHECK(forbidden_as("169.254.169.253:80", "link-local"));
 	CHECK(forbidden("8.8.8.8:53") == 0);
 
