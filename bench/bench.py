@@ -511,6 +511,13 @@ sub bench_route {
                     (self.redis.port, self.a.max_addrs + 100, extra), s, count=1)
         if s2 == s:
             raise RuntimeError("cannot set redis in origin-settings.vcl")
+        # the media servers are on loopback (127.1.x.y for the scale
+        # scenario): allow it in the acl
+        s3 = re.sub(r'^(acl sr_media_acl \{)$', '\\1\n\t"127.0.0.0"/8;',
+                    s2, count=1, flags=re.M)
+        if s3 == s2:
+            raise RuntimeError("cannot allow loopback in origin-settings.vcl")
+        s2 = s3
         with open(os.path.join(vdir, "streamroute", "origin-settings.vcl"), "w") as f:
             f.write(s2)
 

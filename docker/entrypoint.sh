@@ -17,7 +17,11 @@
 #   SR_REDIS_PASSWORD, SR_REDIS_DB
 #   SR_LISTEN         varnishd -a (":8080")
 #   SR_CACHE_SIZE     malloc storage size ("256m")
-#   SR_ALLOW          networks media servers may be in (shipped default)
+#   SR_ALLOW          networks media servers may be in, e.g.
+#                     "10.20.0.0/16, fd12::/64, !10.20.0.1" (default: the
+#                     IPv4 networks this container is attached to)
+#   SR_PORTS          ports media servers serve on, e.g. "8081" or
+#                     "80, 8080-8090" ("": any)
 #   SR_TTL_MASTER, SR_TTL_PLAYLIST, SR_TTL_SEGMENT, SR_TTL_ERROR
 #                     TTLs in seconds (shipped: 60, 1, 60, 1)
 #   SR_GRACE_MASTER, SR_GRACE_PLAYLIST, SR_GRACE_SEGMENT
@@ -57,6 +61,20 @@ numeric_redis() {
 	echo "$host:$port"
 }
 
+# The IPv4 networks this container is attached to, "a.b.c.d/n, ...":
+# the routes without a gateway.  /proc/net/route prints each address as
+# a 32-bit word in host byte order (little-endian: x86, arm64).
+attached_networks() {
+	awk 'NR > 1 && $1 != "lo" && $3 == "00000000" && $2 != "00000000" {
+	    print $2, $8 }' /proc/net/route |
+	while read -r dst mask; do
+		n=0 m=$((0x$mask)) d=$((0x$dst))
+		while [ "$m" -ne 0 ]; do n=$((n + (m & 1))) m=$((m >> 1)); done
+		printf '%d.%d.%d.%d/%d\n' $((d & 255)) $((d >> 8 & 255)) \
+		    $((d >> 16 & 255)) $((d >> 24 & 255)) "$n"
+	done | sort -u | paste -sd, - | sed 's/,/, /g'
+}
+
 # is $1 a number of seconds?
 seconds() {
 	case $2 in
@@ -73,11 +91,18 @@ write_settings() {
 		[ -z "$val" ] || seconds "$v" "$val"
 	done
 	case ${SR_DEBUG:-off} in on|off) ;; *) die "SR_DEBUG must be on or off" ;; esac
-	case ${SR_PREFIX:-}${SR_CORS_ORIGIN:-}${SR_ALLOW:-}${SR_REDIS_PASSWORD:-} in
+	case ${SR_PREFIX:-}${SR_CORS_ORIGIN:-}${SR_REDIS_PASSWORD:-} in
 	*'"'*|*'\'*) die "settings must not contain quotes or backslashes" ;;
 	esac
+	allow=${SR_ALLOW:-$(attached_networks)}
+	case $allow in
+	*[!0-9A-Fa-f.:/!,\ ]*|'') die "SR_ALLOW must be networks like 10.20.0.0/16, not '$allow'" ;;
+	esac
+	case ${SR_PORTS:-} in
+	*[!0-9,\ -]*) die "SR_PORTS must be ports like 80, 8080-8090, not '$SR_PORTS'" ;;
+	esac
 	mkdir -p "$SETTINGS_DIR"
-	awk -v redis="$redis" -v allow="${SR_ALLOW:-}" \
+	awk -v redis="$redis" -v allow="$allow" -v ports="${SR_PORTS:-}" \
 	    -v password="${SR_REDIS_PASSWORD:-}" -v db="${SR_REDIS_DB:-}" \
 	    -v prefix="${SR_PREFIX:-}" -v cors="${SR_CORS_ORIGIN:-*}" \
 	    -v debug="${SR_DEBUG:-off}" \
@@ -95,7 +120,25 @@ write_settings() {
 		if (password != "") $0 = $0 "\n\t\tpassword = \"" password "\","
 		if (db != "") $0 = $0 "\n\t\tdatabase = " db ","
 	}
-	/^[ \t]*allow = "/ && allow != "" { sub(/allow = "[^"]*"/, "allow = \"" allow "\"") }
+	# the acl: one entry per network of SR_ALLOW, instead of the example
+	inacl && /^}/ { inacl = 0 }
+	inacl { next }
+	/^acl sr_media_acl {/ {
+		print
+		n = split(allow, nets, ",")
+		for (i = 1; i <= n; i++) {
+			net = nets[i]
+			gsub(/ /, "", net)
+			if (net == "") continue
+			neg = ""
+			if (substr(net, 1, 1) == "!") { neg = "! "; net = substr(net, 2) }
+			if (split(net, p, "/") == 2) print "\t" neg "\"" p[1] "\"/" p[2] ";"
+			else print "\t" neg "\"" net "\";"
+		}
+		inacl = 1
+		next
+	}
+	/^[ \t]*ports = "/ { sub(/ports = "[^"]*"/, "ports = \"" ports "\"") }
 	/set req.http.sr-prefix = / { sub(/= ".*";/, "= \"" prefix "\";") }
 	/set req.http.sr-cors-origin = / { sub(/= ".*";/, "= \"" cors "\";") }
 	/set req.http.sr-debug = / { sub(/= ".*";/, "= \"" debug "\";") }
@@ -119,7 +162,9 @@ write_settings() {
 	mv "$SETTINGS_DIR/origin-settings.vcl.new" "$SETTINGS_DIR/origin-settings.vcl"
 	grep -q "redis = \"$redis\"" "$SETTINGS_DIR/origin-settings.vcl" ||
 	    die "could not set the Redis address"
-	echo "entrypoint: settings in $SETTINGS_DIR/origin-settings.vcl (Redis $redis)" >&2
+	grep -q '^acl sr_media_acl {' "$SETTINGS_DIR/origin-settings.vcl" ||
+	    die "could not set the allowed networks"
+	echo "entrypoint: settings in $SETTINGS_DIR/origin-settings.vcl (Redis $redis, media networks $allow)" >&2
 }
 
 cmd=${1:-origin}

@@ -10,12 +10,15 @@
 
 #include "config.h"
 
+#include <sys/socket.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cache/cache.h"
+#include "vsa.h"
 #include "vsb.h"
 #include "vtim.h"
 
@@ -32,7 +35,11 @@ struct vmod_streamroute_router {
 	char				*vcl_name;
 	VCL_VCL				vcl;
 	struct sr_key_template		key_template;
-	struct sr_netlist		allow;
+	/* what a route may point at: see sr_refusal() */
+	VCL_ACL				allow_acl;	/* or NULL: */
+	struct sr_netlist		allow;		/* the default */
+	struct sr_portlist		ports;
+	struct sr_self			self;
 	struct sr_cache			*cache;
 	struct sr_redis			*redis;
 	struct sr_backends		*backends;
@@ -60,6 +67,15 @@ static const char OUTCOME_INVALID[] = "invalid";
 static const char OUTCOME_REFUSED[] = "refused";
 static const char OUTCOME_OVERFLOW[] = "overflow";
 static const char OUTCOME_BADKEY[] = "badkey";
+
+/*
+ * When no allow ACL is given: loopback and the private ranges.  What
+ * sr_target_forbidden() refuses inside them (100.100.100.200,
+ * fd00:ec2::254) stays refused.
+ */
+#define SR_ALLOW_DEFAULT \
+	"127.0.0.0/8, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, " \
+	"100.64.0.0/10, ::1/128, fc00::/7"
 
 /*--------------------------------------------------------------------*/
 
@@ -122,6 +138,8 @@ sr_router_free(VRT_CTX, struct vmod_streamroute_router *rt)
 		VSC_streamroute_Destroy(&rt->vsc_seg);
 	sr_key_template_fini(&rt->key_template);
 	sr_netlist_fini(&rt->allow);
+	sr_portlist_fini(&rt->ports);
+	sr_self_fini(&rt->self);
 	free(rt->vcl_name);
 	FREE_OBJ(rt);
 }
@@ -211,12 +229,29 @@ vmod_router__init(VRT_CTX, struct vmod_streamroute_router **rtp,
 		    vcl_name, SR_KEY_TEMPLATE_MAX);
 		goto fail;
 	}
-	err = sr_netlist_parse(&rt->allow, a->allow);
+	/* --- what a route may point at (allow, ports, our listeners) --- */
+	if (a->valid_allow)
+		rt->allow_acl = a->allow;
+	else
+		AZ(sr_netlist_parse(&rt->allow, SR_ALLOW_DEFAULT));
+	err = sr_portlist_parse(&rt->ports, a->ports);
 	if (err != NULL) {
-		VRT_fail(ctx, "streamroute.router %s: allow: %s", vcl_name,
-		    err);
+		VRT_fail(ctx, "streamroute.router %s: ports must be "
+		    "port, port-port, ... (%s)", vcl_name, err);
 		goto fail;
 	}
+	/*
+	 * The listen sockets are fixed for the life of the worker process
+	 * (-a), and this runs in it: read them once, here.
+	 */
+	err = sr_self_load(&rt->self);
+	if (err != NULL) {
+		VRT_fail(ctx, "streamroute.router %s: cannot learn this "
+		    "varnishd's listen addresses, which routes must never "
+		    "point at (%s)", vcl_name, err);
+		goto fail;
+	}
+	/* --- end of what a route may point at --- */
 
 	rt->vsc = VSC_streamroute_New(NULL, &rt->vsc_seg, "%s.%s",
 	    VCL_Name(ctx->vcl), vcl_name);
@@ -387,6 +422,34 @@ sr_quote(struct vsb *vsb, const char *s, size_t len)
 	return (VSB_data(vsb));
 }
 
+/* Why a route to t is refused, or NULL when it is not */
+static const char *
+sr_refusal(VRT_CTX, const struct vmod_streamroute_router *rt,
+    const struct sr_target *t)
+{
+	char vsabuf[vsa_suckaddr_len];
+	const struct suckaddr *sua;
+	const struct sockaddr *sa;
+	const char *why;
+	unsigned salen;
+
+	why = sr_target_forbidden(t);
+	if (why != NULL)
+		return (why);
+	if (sr_self_match(&rt->self, t))
+		return ("this origin's own listen address (a request loop)");
+	if (!sr_portlist_match(&rt->ports, t->port))
+		return ("port outside the ports list");
+	if (rt->allow_acl == NULL)
+		return (sr_netlist_match(&rt->allow, t) ? NULL :
+		    "address outside the allow list");
+	sa = sr_target_sockaddr(t, &salen);
+	sua = VSA_Build(vsabuf, sa, salen);
+	AN(sua);
+	return (VRT_acl_match(ctx, rt->allow_acl, sua) ? NULL :
+	    "address outside the allow list");
+}
+
 /*
  * Looks key up; returns the outcome and, when routed, fills *t.  route
  * receives the raw value.
@@ -434,8 +497,7 @@ sr_lookup(VRT_CTX, struct vmod_streamroute_router *rt, VCL_STRING key,
 		if (why != NULL) {
 			outcome = OUTCOME_INVALID;
 			SR_COUNT(rt->vsc, invalid);
-		} else if (!sr_netlist_match(&rt->allow, t)) {
-			why = "address outside the allow list";
+		} else if ((why = sr_refusal(ctx, rt, t)) != NULL) {
 			outcome = OUTCOME_REFUSED;
 			SR_COUNT(rt->vsc, refused);
 		} else {

@@ -18,13 +18,24 @@
 # 1. Redis: where media servers register their streams
 #    ("SET <stream key> <ip:port> EX <ttl>").
 
+# Where media servers may be: a route to any other address is refused
+# (503), counted and logged, so that whoever can write to Redis cannot
+# aim the origin elsewhere.  THE ENTRY BELOW IS AN EXAMPLE: replace it
+# with your media servers' subnet(s).  "! ..." excludes an address.
+# Cloud metadata and link-local addresses, 0.0.0.0/8, multicast and
+# this varnishd's own listen addresses are refused whatever this says.
+acl sr_media_acl {
+	"10.20.0.0"/16;		# EXAMPLE: your media network
+}
+
 sub vcl_init {
 	new router = streamroute.router(
 		# "host:port" or the absolute path of a unix socket.
 		redis = "127.0.0.1:6379",
-		# Networks media servers may live in; a route elsewhere
-		# is refused (503).
-		allow = "127.0.0.0/8, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, ::1/128, fc00::/7");
+		allow = sr_media_acl,
+		# Ports media servers serve on, e.g. "8080" or
+		# "80, 8080-8090"; "" allows any port.
+		ports = "");
 }
 
 #######################################################################

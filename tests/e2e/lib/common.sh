@@ -176,14 +176,18 @@ unpublish() {
 	"$DEMO/publish.sh" stop "$T/pub-$1-$2/publish.pid"
 }
 
-# settings: the shipped origin-settings.vcl with Redis on our socket,
-# plus sed expressions given as arguments
+# settings: the shipped origin-settings.vcl with Redis on our socket and
+# our media servers (loopback) in the allow acl, plus sed expressions
+# given as arguments
 write_settings() {
 	mkdir -p "$T/vcl/streamroute"
-	sed -e "s|redis = \"127.0.0.1:6379\"|redis = \"$REDIS\"|" "$@" \
+	sed -e "s|redis = \"127.0.0.1:6379\"|redis = \"$REDIS\"|" \
+	    -e 's|^acl sr_media_acl {$|&\n\t"127.0.0.1";\n\t"::1";|' "$@" \
 	    "$VCL_DIR/origin-settings.vcl" >"$T/vcl/streamroute/origin-settings.vcl"
 	grep -q "redis = \"$REDIS\"" "$T/vcl/streamroute/origin-settings.vcl" ||
 	    fail "cannot set the Redis address in origin-settings.vcl"
+	grep -q '^	"127.0.0.1";' "$T/vcl/streamroute/origin-settings.vcl" ||
+	    fail "cannot allow loopback in origin-settings.vcl"
 }
 
 VARNISH_N=$T/varnish
