@@ -27,7 +27,7 @@
 # The internal headers, all of them.  VCL cannot unset by pattern, so
 # each of sr_req_clean, sr_bereq_clean and sr_resp_clean names this
 # same complete list, in this order; a new sr-* header goes into all
-# three (tests/vcl/o00033.vtc sends and checks every one).
+# three (tests/vcl/o00031.vtc sends and checks every one).
 #	sr-prefix sr-cors-origin sr-debug sr-key sr-url sr-query
 #	sr-synth sr-stale sr-redis sr-type sr-blocking sr-outcome
 #	sr-backend
