@@ -98,6 +98,9 @@ sub sr_settings_fetch {
 #           (503), segment not produced yet (404).  Keep ttl at about
 #           1 s (a positive TTL lets waiting requests share the
 #           answer) and grace at 0.
+#    A CDN is told the same: Cache-Control max-age=<ttl>,
+#    stale-while-revalidate=<grace>, stale-if-error=<grace>, in whole
+#    seconds (rounded to the nearest), so keep these whole seconds.
 
 sub sr_settings_ttl {
 	if (bereq.http.sr-type == "master") {		# live.m3u8

@@ -24,8 +24,15 @@
 #######################################################################
 # Client side
 
-sub sr_recv {
-	# Never trust a client's copy of our internal headers.
+# The internal headers, all of them.  VCL cannot unset by pattern, so
+# each of sr_req_clean, sr_bereq_clean and sr_resp_clean names this
+# same complete list, in this order; a new sr-* header goes into all
+# three (tests/vcl/o00031.vtc sends and checks every one).
+#	sr-prefix sr-cors-origin sr-debug sr-key sr-url sr-query
+#	sr-synth sr-stale sr-redis sr-type sr-blocking sr-outcome
+#	sr-backend
+
+sub sr_req_clean {
 	unset req.http.sr-prefix;
 	unset req.http.sr-cors-origin;
 	unset req.http.sr-debug;
@@ -35,6 +42,15 @@ sub sr_recv {
 	unset req.http.sr-synth;
 	unset req.http.sr-stale;
 	unset req.http.sr-redis;
+	unset req.http.sr-type;
+	unset req.http.sr-blocking;
+	unset req.http.sr-outcome;
+	unset req.http.sr-backend;
+}
+
+sub sr_recv {
+	# Never trust a client's copy of our internal headers.
+	call sr_req_clean;
 	call sr_settings;
 
 	# CORS preflight: any path, answered here.
@@ -91,10 +107,13 @@ sub sr_recv {
 		return (synth(500, "Unsupported sr-prefix setting"));
 	}
 
-	# ... plus the Low-Latency HLS delivery directives, in one fixed
-	# order.  Every other query parameter (cache busters, tokens) is
-	# dropped: it would split the cache without changing the answer.
-	if (req.url ~ "\?") {
+	# ... plus, on a playlist, the Low-Latency HLS delivery directives,
+	# in one fixed order.  Every other query parameter (cache busters,
+	# tokens), and the directives on anything but a playlist, where
+	# they mean nothing, are dropped: they would split the cache (and
+	# make a segment fetch a blocking reload) without changing the
+	# answer.
+	if (req.url ~ "\?" && req.http.sr-url ~ "(?i)\.m3u8$") {
 		call sr_recv_llhls;
 	}
 
@@ -104,14 +123,18 @@ sub sr_recv {
 }
 
 sub sr_recv_llhls {
+	# Numbers without leading zeros ("007" is "7", "00" is "0"), so
+	# that one directive is one cache object.
 	set req.http.sr-query = "";
 	if (req.url ~ "[?&]_HLS_msn=") {
 		set req.http.sr-query = req.http.sr-query + "&_HLS_msn=" +
-		    regsub(req.url, "^.*[?&]_HLS_msn=([^&#]*).*$", "\1");
+		    regsub(regsub(req.url, "^.*[?&]_HLS_msn=([^&#]*).*$", "\1"),
+		    "^0+([0-9])", "\1");
 	}
 	if (req.url ~ "[?&]_HLS_part=") {
 		set req.http.sr-query = req.http.sr-query + "&_HLS_part=" +
-		    regsub(req.url, "^.*[?&]_HLS_part=([^&#]*).*$", "\1");
+		    regsub(regsub(req.url, "^.*[?&]_HLS_part=([^&#]*).*$", "\1"),
+		    "^0+([0-9])", "\1");
 	}
 	if (req.url ~ "[?&]_HLS_skip=") {
 		set req.http.sr-query = req.http.sr-query + "&_HLS_skip=" +
@@ -151,14 +174,26 @@ sub sr_hit {
 sub sr_deliver {
 	call sr_cors;
 
-	# Towards the CDN: fresh for what is left of our TTL, never more
-	# (rounded down), so a CDN never holds a playlist longer than we
-	# would.  Age stays as Varnish sets it.
-	if (obj.ttl > 0s) {
-		set resp.http.Cache-Control = "max-age=" +
-		    std.integer(duration = obj.ttl, fallback = 0);
-	} else {
-		set resp.http.Cache-Control = "max-age=0";
+	# Towards a CDN (RFC 9111 4.2.3): a shared cache takes Age from
+	# max-age, so max-age is the object's whole lifetime here and Age
+	# stays as Varnish sets it (the time since we fetched it); the
+	# elapsed time then counts once.  obj.ttl is the lifetime left
+	# and obj.age the time elapsed, both against the same clock in
+	# vcl_deliver, so their sum is the TTL set at fetch time.  Whole
+	# seconds, rounded to the nearest (std.integer() truncates, and a
+	# 1 s playlist must say 1, not 0).  A stale delivery says the same:
+	# its Age is past max-age, so a CDN knows it is stale.  The grace
+	# is offered to the CDN for the same two uses the origin makes of
+	# it: serving stale while refreshing, and while the media server
+	# fails.
+	set resp.http.Cache-Control = "max-age=" +
+	    std.integer(duration = obj.ttl + obj.age + 0.5s, fallback = 0);
+	if (obj.grace >= 0.5s) {
+		set resp.http.Cache-Control = resp.http.Cache-Control +
+		    ", stale-while-revalidate=" +
+		    std.integer(duration = obj.grace + 0.5s, fallback = 0) +
+		    ", stale-if-error=" +
+		    std.integer(duration = obj.grace + 0.5s, fallback = 0);
 	}
 	unset resp.http.Expires;
 	unset resp.http.Pragma;
@@ -176,12 +211,30 @@ sub sr_deliver {
 		set resp.http.X-SR-Grace = obj.grace;
 		set resp.http.X-SR-Backend = resp.http.sr-backend;
 	}
-	unset resp.http.sr-type;
-	unset resp.http.sr-backend;
+	call sr_resp_clean;
 	return (deliver);
 }
 
+sub sr_resp_clean {
+	# The stored sr-type and sr-backend, and whatever sr-* a media
+	# server may have sent: none reaches a client.
+	unset resp.http.sr-prefix;
+	unset resp.http.sr-cors-origin;
+	unset resp.http.sr-debug;
+	unset resp.http.sr-key;
+	unset resp.http.sr-url;
+	unset resp.http.sr-query;
+	unset resp.http.sr-synth;
+	unset resp.http.sr-stale;
+	unset resp.http.sr-redis;
+	unset resp.http.sr-type;
+	unset resp.http.sr-blocking;
+	unset resp.http.sr-outcome;
+	unset resp.http.sr-backend;
+}
+
 sub sr_synth {
+	call sr_resp_clean;
 	if (req.method == "OPTIONS" && resp.status == 204) {
 		# The seed's preflight answer, valid for 20 days.
 		set resp.http.Access-Control-Allow-Origin =
@@ -296,16 +349,21 @@ sub sr_backend_fetch {
 }
 
 sub sr_bereq_clean {
+	# What sr_recv set and what a client sent: none reaches a media
+	# server.
 	unset bereq.http.sr-prefix;
 	unset bereq.http.sr-cors-origin;
 	unset bereq.http.sr-debug;
 	unset bereq.http.sr-key;
 	unset bereq.http.sr-url;
+	unset bereq.http.sr-query;
 	unset bereq.http.sr-synth;
 	unset bereq.http.sr-stale;
+	unset bereq.http.sr-redis;
 	unset bereq.http.sr-type;
 	unset bereq.http.sr-blocking;
 	unset bereq.http.sr-outcome;
+	unset bereq.http.sr-backend;
 }
 
 sub sr_backend_response {
