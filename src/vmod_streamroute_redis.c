@@ -1184,17 +1184,23 @@ sr_redis_ask(struct sr_redis *r, struct vsl_log *vsl, struct sr_rq *rq)
 			continue;
 		}
 
-		n = sr_redis_take(r, rq, batch);
-		if (n == 0) {
-			/* another batch took ours: keep the connection */
-			r->idle[r->nidle++] = c;
-			continue;
+		/*
+		 * Send batches while look-ups are queued and this one's
+		 * queue budget lasts: a worker already on a CPU with a
+		 * connection in hand beats waking another, which is what
+		 * costs under a burst.  The batch after the budget is one
+		 * more bounded batch: see the bounds at the top.
+		 */
+		while ((n = sr_redis_take(r, rq, batch)) > 0) {
+			Lck_Unlock(&r->mtx);
+			c = sr_batch_send(r, vsl, c, fresh, batch, n);
+			Lck_Lock(&r->mtx);
+			for (u = 0; u < n; u++)
+				sr_rq_done(batch[u], batch[u]->why);
+			fresh = 0;
+			if (c == NULL || VTIM_mono() >= deadline)
+				break;
 		}
-		Lck_Unlock(&r->mtx);
-		c = sr_batch_send(r, vsl, c, fresh, batch, n);
-		Lck_Lock(&r->mtx);
-		for (u = 0; u < n; u++)
-			sr_rq_done(batch[u], batch[u]->why);
 		if (c != NULL)
 			r->idle[r->nidle++] = c;
 		else
