@@ -249,15 +249,19 @@ sr_health_failed(struct sr_redis *r, struct vsl_log *vsl, int connect,
 		sr_health_gauges(h, 1);
 	}
 	Lck_Unlock(&h->mtx);
-	if (!newly)
-		return (0);
-	SR_COUNT(r->vsc, redis_marked_down);
-	sr_redis_log(r, vsl, SLT_Error, "down", why);
-	Lck_Lock(&r->mtx);
-	sr_redis_fail_queued(r, SR_WHY_DOWN);
-	AZ(pthread_cond_signal(&r->probe_cond));
-	Lck_Unlock(&r->mtx);
-	return (1);
+	if (newly) {
+		SR_COUNT(r->vsc, redis_marked_down);
+		sr_redis_log(r, vsl, SLT_Error, "down", why);
+	}
+	if (sr_health_is_down(h)) {
+		/* nothing queued here waits for it; probe at once */
+		Lck_Lock(&r->mtx);
+		sr_redis_fail_queued(r, SR_WHY_DOWN);
+		if (newly)
+			AZ(pthread_cond_signal(&r->probe_cond));
+		Lck_Unlock(&r->mtx);
+	}
+	return (newly);
 }
 
 static void
@@ -1158,8 +1162,8 @@ sr_redis_ask(struct sr_redis *r, struct vsl_log *vsl, struct sr_rq *rq)
 					VTAILQ_REMOVE(&r->queue, rq, list);
 					sr_rq_done(rq, SR_WHY_FAILED);
 				}
-				sr_redis_kick(r);
 				Lck_Unlock(&r->mtx);
+				/* fails what is queued here: Redis is down */
 				(void)sr_health_failed(r, vsl, 1, why);
 				Lck_Lock(&r->mtx);
 				continue;
