@@ -134,7 +134,7 @@ struct sr_rq {
 	size_t			keylen;
 	struct sr_route		*route;		/* GET: the answer */
 	const char		*why;		/* NULL: answered */
-	char			detail[96];	/* what to log, or "" */
+	char			detail[160];	/* what to log, or "" */
 };
 
 struct sr_redis {
@@ -1043,7 +1043,7 @@ sr_batch_send(struct sr_redis *r, struct vsl_log *vsl, redisContext *c,
 	double deadline;
 	unsigned u, got;
 	char why[160];
-	int err_no;
+	int err_no, connect;
 
 	for (u = 0; u < n; u++) {
 		batch[u]->why = NULL;
@@ -1092,11 +1092,12 @@ sr_batch_send(struct sr_redis *r, struct vsl_log *vsl, redisContext *c,
 		batch[u]->why = SR_WHY_FAILED;
 		bprintf(batch[u]->detail, "%s", why);
 	}
-	if (c != NULL) {
+	connect = (c == NULL);
+	if (!connect) {
 		SR_COUNT(r->vsc, redis_errors);
 		redisFree(c);
 	}
-	(void)sr_health_failed(r, vsl, c == NULL, why);
+	(void)sr_health_failed(r, vsl, connect, why);
 	return (NULL);
 }
 
