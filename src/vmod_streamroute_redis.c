@@ -50,9 +50,12 @@
  * of redis_timeout for its write and all its replies.  A new connection
  * costs at most setup = Sentinels x (connect + timeout) + connect +
  * timeout x (INFO, AUTH, SELECT).  A look-up waits in the queue at most
- * setup + timeout; a batch takes at most timeout, or, when a reused
- * connection turns out closed, that plus a new connection and a resend.
- * sr_redis_wait_bound() is their sum, for the route cache's waiters.
+ * 4 x (setup + timeout): generous, because under a burst on a saturated
+ * host it is the CPU, not Redis, that makes look-ups wait, and a wait
+ * beats a 503 that is then cached.  A batch takes at most timeout, or,
+ * when a reused connection turns out closed, that plus a new connection
+ * and a resend.  sr_redis_wait_bound() is their sum, for the route
+ * cache's waiters.
  *
  * Restarts.  Each new connection asks INFO server before its first
  * command, so a Redis that came back empty is known as restarted (its
@@ -82,6 +85,7 @@
 #define SR_READ_LAST	"255"	/* GETRANGE key 0 255: 256 bytes at most */
 #define SR_OK_FRESH	1.0	/* .redis_ok() trusts a success this recent */
 #define SR_SLACK	0.1	/* scheduling, in the exported wait bound */
+#define SR_QUEUE_WAIT	4	/* x (setup + round trip): a queued look-up */
 
 /*--------------------------------------------------------------------
  * Locks: one class for the pools, one for the health records, so that
@@ -426,7 +430,7 @@ sr_redis_new(const struct sr_redis_cfg *cfg, struct VSC_streamroute *vsc,
 	ct = cfg->connect_timeout;
 	r->setup_bound = cfg->sentinels.n * (ct + rt) + ct +
 	    rt * (1 + (cfg->password != NULL) + (cfg->database != 0));
-	r->queue_bound = r->setup_bound + rt;
+	r->queue_bound = SR_QUEUE_WAIT * (r->setup_bound + rt);
 	r->wait_bound = r->queue_bound + rt + r->setup_bound + rt + SR_SLACK;
 
 	sr_health_join(r);
