@@ -43,8 +43,10 @@
  * (in a batch: the sender writes its answer, so it waits untimed for
  * that bounded batch), then DONE; or QUEUED then DONE (busy, or Redis
  * went down).  Each router's pool has a probe thread, started when its
- * VCL turns warm and stopped when it turns cold; it sleeps while Redis
- * is up and probes while the shared record says down.
+ * VCL turns warm and stopped when it turns cold (so no thread is ever
+ * started from a worker); while Redis is up it only looks at the shared
+ * record every retry_after (another router may have marked it down),
+ * and while the record says down it probes.
  *
  * Bounds.  Every round trip (setup command or batch) has one deadline
  * of redis_timeout for its write and all its replies.  A new connection
