@@ -88,8 +88,15 @@ vmod_event_function(VRT_CTX, struct vmod_priv *priv, enum vcl_event_e e)
 	(void)priv;
 	switch (e) {
 	case VCL_EVENT_LOAD:
-	case VCL_EVENT_WARM:
 	case VCL_EVENT_DISCARD:
+		break;
+	case VCL_EVENT_WARM:
+		VTAILQ_FOREACH(rt, &routers, list)
+			if (rt->vcl == ctx->vcl && sr_redis_warm(rt->redis)) {
+				VRT_fail(ctx, "streamroute: %s: no Redis probe "
+				    "thread", rt->vcl_name);
+				return (1);
+			}
 		break;
 	case VCL_EVENT_COLD:
 		VTAILQ_FOREACH(rt, &routers, list)
@@ -180,7 +187,9 @@ vmod_router__init(VRT_CTX, struct vmod_streamroute_router **rtp,
 	    "redis_connections must be 1 to 1024", vcl_name);
 	SR_CHECK_DURATION(redis_connect_timeout, 0);
 	SR_CHECK_DURATION(redis_timeout, 0);
-	SR_CHECK_DURATION(redis_retry_after, 1);
+	SR_CHECK(a->redis_retry_after >= SR_REDIS_RETRY_MIN,
+	    "redis_retry_after must be at least %gs", vcl_name,
+	    SR_REDIS_RETRY_MIN);
 	SR_CHECK_DURATION(route_ttl, 1);
 	SR_CHECK_DURATION(negative_ttl, 1);
 	SR_CHECK_DURATION(stale_ttl, 1);
@@ -274,12 +283,8 @@ vmod_router__init(VRT_CTX, struct vmod_streamroute_router **rtp,
 	ccfg.negative_ttl = a->negative_ttl;
 	ccfg.stale_ttl = a->stale_ttl;
 	ccfg.max_entries = (unsigned)a->max_routes;
-	/*
-	 * The longest a leader can take: a wait for a pooled connection,
-	 * then a GET on it, and its retry on a new connection.
-	 */
-	ccfg.wait_timeout = 2 * a->redis_connect_timeout +
-	    3 * a->redis_timeout + 0.1;
+	/* The longest a leader can take: the Redis client knows */
+	ccfg.wait_timeout = sr_redis_wait_bound(rt->redis);
 	rt->cache = sr_cache_new(&ccfg);
 	AN(rt->cache);
 
@@ -389,6 +394,7 @@ sr_redis_key(const struct vmod_streamroute_router *rt, VCL_STRING key,
 struct sr_fetch_ctx {
 	struct vmod_streamroute_router	*rt;
 	struct vsl_log			*vsl;
+	const char			*why;	/* Redis did not answer */
 };
 
 static void v_matchproto_(sr_fetch_f)
@@ -397,7 +403,7 @@ sr_fetch_redis(void *priv, const char *key, size_t keylen,
 {
 	struct sr_fetch_ctx *fc = priv;
 
-	sr_redis_get(fc->rt->redis, fc->vsl, key, keylen, route);
+	fc->why = sr_redis_get(fc->rt->redis, fc->vsl, key, keylen, route);
 }
 
 /*
@@ -475,6 +481,7 @@ sr_lookup(VRT_CTX, struct vmod_streamroute_router *rt, VCL_STRING key,
 	SR_COUNT(rt->vsc, lookups);
 	fc.rt = rt;
 	fc.vsl = ctx->vsl;
+	fc.why = NULL;
 	sr_cache_lookup(rt->cache, rkey, rkeylen, VTIM_mono(), sr_fetch_redis,
 	    &fc, route);
 	switch (route->source) {
@@ -513,13 +520,17 @@ sr_lookup(VRT_CTX, struct vmod_streamroute_router *rt, VCL_STRING key,
 	default:
 		outcome = OUTCOME_UNAVAILABLE;
 		SR_COUNT(rt->vsc, unavailable);
+		/* a waiter's own reason: the look-up it waited for failed */
+		why = fc.why != NULL ? fc.why : "coalesced_failed";
 		break;
 	}
 	VSLb(ctx->vsl, SLT_VCL_Log,
-	    "streamroute: %s key=%s outcome=%s source=%s route=%s",
+	    "streamroute: %s key=%s outcome=%s source=%s route=%s%s%s",
 	    rt->vcl_name, key, outcome, sr_route_source_name(route->source),
 	    route->state == SR_ROUTE_FOUND ?
-	    sr_quote(vsb, route->value, route->len) : "-");
+	    sr_quote(vsb, route->value, route->len) : "-",
+	    outcome == OUTCOME_UNAVAILABLE ? " reason=" : "",
+	    outcome == OUTCOME_UNAVAILABLE ? why : "");
 	VSB_fini(vsb);
 	return (outcome);
 }
@@ -632,5 +643,5 @@ vmod_router_redis_ok(VRT_CTX, struct vmod_streamroute_router *rt)
 
 	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
 	CHECK_OBJ_NOTNULL(rt, VMOD_STREAMROUTE_ROUTER_MAGIC);
-	return (sr_redis_ping(rt->redis, ctx->vsl));
+	return (sr_redis_ok(rt->redis, ctx->vsl));
 }

@@ -4,10 +4,15 @@
  *
  * What the parts of the VMOD know of each other.
  *
- * Lock order: route cache shard, then Redis pool, then backend shard,
- * then Varnish's own locks (taken inside VRT_new_backend and
- * VRT_Assign_Backend).  Varnish never calls back into the VMOD while it
- * holds a lock of its own: our backends are plain Varnish backends.
+ * Locks.  The parts never hold a lock of theirs while calling another
+ * part: the route cache calls the Redis client with no shard lock held,
+ * and the router calls the backends after the look-up has returned.
+ * Within the Redis client, a pool's lock and a health record's lock are
+ * never held together.  Within the backends: the sweep lock, then a
+ * backend shard lock, then Varnish's own locks (taken inside
+ * VRT_new_backend and VRT_Assign_Backend).  Varnish never calls back
+ * into the VMOD while it holds a lock of its own: our backends are
+ * plain Varnish backends.
  */
 
 struct VSC_streamroute;
@@ -36,16 +41,30 @@ struct sr_redis_cfg {
 	unsigned	max_conns;
 };
 
+/* Below this the probe thread would hammer a dead Redis (0 spins) */
+#define SR_REDIS_RETRY_MIN	0.1
+
+/* Why Redis did not answer a look-up (the "reason" in the VCL_Log) */
+#define SR_WHY_DOWN	"redis_down"	/* known down: not asked */
+#define SR_WHY_BUSY	"redis_busy"	/* no connection in time */
+#define SR_WHY_FAILED	"redis_failed"	/* asked, and it failed */
+
 struct sr_redis;
 
 const char *sr_redis_location(struct sr_redis_cfg *, const char *spec);
 struct sr_redis *sr_redis_new(const struct sr_redis_cfg *,
     struct VSC_streamroute *, const char *name);
 void sr_redis_destroy(struct sr_redis **);
-void sr_redis_get(struct sr_redis *, struct vsl_log *, const char *key,
-    size_t keylen, struct sr_route *);
-int sr_redis_ping(struct sr_redis *, struct vsl_log *);
+int sr_redis_warm(struct sr_redis *);
 void sr_redis_cold(struct sr_redis *);
+/* Returns NULL when Redis answered, else an SR_WHY_* */
+const char *sr_redis_get(struct sr_redis *, struct vsl_log *, const char *key,
+    size_t keylen, struct sr_route *);
+int sr_redis_ok(struct sr_redis *, struct vsl_log *);
+/* The longest sr_redis_get() can take, in seconds */
+double sr_redis_wait_bound(const struct sr_redis *);
+/* When this Redis was last seen restarted (VTIM_mono()), or 0 */
+double sr_redis_restarted(const struct sr_redis *);
 
 /* vmod_streamroute_backend.c */
 
