@@ -46,6 +46,13 @@ void sr_redis_get(struct sr_redis *, struct vsl_log *, const char *key,
     size_t keylen, struct sr_route *);
 int sr_redis_ping(struct sr_redis *, struct vsl_log *);
 void sr_redis_cold(struct sr_redis *);
+/*
+ * VTIM_mono() when a connection of this pool first saw a Redis run_id
+ * other than the one before (Redis restarted, possibly empty); 0 if
+ * never.  Recorded before the reply to a GET sent on that connection is
+ * returned.
+ */
+double sr_redis_restarted(const struct sr_redis *);
 
 /* vmod_streamroute_backend.c */
 
