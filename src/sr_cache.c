@@ -79,7 +79,6 @@ struct sr_store {
 	unsigned		magic;
 #define SR_STORE_MAGIC		0x5107e5c0
 	unsigned		refcnt;		/* caches sharing it */
-	unsigned		max_per_shard;	/* atomic: the newest cache's */
 	uint64_t		seed;
 	struct sr_shard		shard[SR_CACHE_SHARDS];
 };
@@ -88,6 +87,7 @@ struct sr_cache {
 	unsigned		magic;
 #define SR_CACHE_MAGIC		0x1a7e5c0d
 	struct sr_cache_cfg	cfg;
+	unsigned		max_per_shard;
 	struct sr_store		*store;
 };
 
@@ -143,6 +143,7 @@ sr_cache_view(struct sr_store *st, const struct sr_cache_cfg *cfg)
 	if (c == NULL)
 		return (NULL);
 	c->cfg = *cfg;
+	c->max_per_shard = sr_max_per_shard(cfg->max_entries);
 	c->store = st;
 	return (c);
 }
@@ -166,7 +167,6 @@ sr_cache_new(const struct sr_cache_cfg *cfg)
 	}
 	st->refcnt = 1;
 	st->seed = cfg->seed;
-	st->max_per_shard = sr_max_per_shard(cfg->max_entries);
 	AZ(pthread_condattr_init(&ca));
 	AZ(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC));
 	for (u = 0; u < SR_CACHE_SHARDS; u++) {
@@ -181,9 +181,10 @@ sr_cache_new(const struct sr_cache_cfg *cfg)
 }
 
 /*
- * A cache with settings of its own on the entries of another.  The
- * bound on entries becomes the new cache's: it belongs to the newest
- * router, the one in use.
+ * A cache with settings of its own on the entries of another.  Each
+ * cache keeps the store within its own bound when it adds an entry: a
+ * VCL that is loaded but never used, or fails to load, changes nothing
+ * for the others.
  */
 struct sr_cache *
 sr_cache_share(const struct sr_cache *old, const struct sr_cache_cfg *cfg)
@@ -199,8 +200,6 @@ sr_cache_share(const struct sr_cache *old, const struct sr_cache_cfg *cfg)
 	if (c == NULL)
 		return (NULL);
 	(void)__atomic_add_fetch(&st->refcnt, 1, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&st->max_per_shard,
-	    sr_max_per_shard(cfg->max_entries), __ATOMIC_RELAXED);
 	return (c);
 }
 
@@ -353,7 +352,7 @@ static unsigned
 sr_cache_max(const struct sr_cache *c)
 {
 
-	return (__atomic_load_n(&c->store->max_per_shard, __ATOMIC_RELAXED));
+	return (c->max_per_shard);
 }
 
 static struct sr_entry *

@@ -61,7 +61,7 @@ struct sr_cache_cfg {
 	double		wait_timeout;	/* longest wait for another's fetch */
 	double		restart_grace;	/* see sr_cache_keep() */
 	sr_restarted_f	*restarted;	/* NULL: never */
-	unsigned	max_entries;	/* for the whole store */
+	unsigned	max_entries;	/* kept when this cache adds one */
 	uint64_t	seed;		/* of the shard hash, for a new store */
 };
 
