@@ -447,7 +447,7 @@ sr_cache_keep(const struct sr_cache_cfg *cfg, double learned,
 static int
 sr_entry_fill(const struct sr_cache *c, struct sr_shard *sh,
     struct sr_entry *e, const struct sr_route *r, double now, unsigned gen,
-    void *priv)
+    double restarted)
 {
 	char *v;
 
@@ -463,9 +463,8 @@ sr_entry_fill(const struct sr_cache *c, struct sr_shard *sh,
 		e->learned = now;
 		break;
 	case SR_ROUTE_ABSENT:
-		if (e->gen == gen && e->known && c->cfg.restarted != NULL &&
-		    sr_cache_keep(&c->cfg, e->learned,
-		    c->cfg.restarted(priv), now))
+		if (e->gen == gen && e->known &&
+		    sr_cache_keep(&c->cfg, e->learned, restarted, now))
 			return (1);
 		free(e->value);
 		e->value = NULL;
@@ -504,7 +503,7 @@ sr_cache_lookup(struct sr_cache *c, const char *key, size_t keylen,
 	struct sr_entry *e;
 	struct timespec deadline;
 	unsigned gen, seen, flags = 0;
-	double w;
+	double w, restarted;
 	int kept;
 
 	CHECK_OBJ_NOTNULL(c, SR_CACHE_MAGIC);
@@ -561,10 +560,14 @@ sr_cache_lookup(struct sr_cache *c, const char *key, size_t keylen,
 	r->source = SR_SRC_FETCH;
 	if (r->state != SR_ROUTE_FOUND && r->state != SR_ROUTE_ABSENT)
 		r->state = SR_ROUTE_ERROR;
+	/* asked before the lock: it may take locks of its own */
+	restarted = 0;
+	if (r->state == SR_ROUTE_ABSENT && c->cfg.restarted != NULL)
+		restarted = c->cfg.restarted(priv);
 
 	AZ(pthread_mutex_lock(&sh->mtx));
 	CHECK_OBJ_NOTNULL(e, SR_ENTRY_MAGIC);
-	kept = sr_entry_fill(c, sh, e, r, now, gen, priv);
+	kept = sr_entry_fill(c, sh, e, r, now, gen, restarted);
 	e->busy = 0;
 	e->fetches++;
 	e->last_fetch = kept ? SR_ROUTE_FOUND : r->state;

@@ -50,7 +50,8 @@ typedef void sr_fetch_f(void *priv, const char *key, size_t keylen,
 /*
  * When the source of truth last lost its data (a Redis that restarted
  * empty), on the clock of the look-ups; 0 if never.  Asked, with the
- * fetch's priv, after a fetch answered ABSENT.
+ * fetch's priv, after a fetch answered ABSENT, without any cache lock
+ * held.
  */
 typedef double sr_restarted_f(void *priv);
 

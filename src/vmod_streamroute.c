@@ -172,11 +172,11 @@ sr_router_cache(VRT_CTX, struct vmod_streamroute_router *rt,
 
 	vsb = VSB_new_auto();
 	AN(vsb);
+#define S(x) ((x) != NULL ? (x) : "")
 	VSB_printf(vsb, "redis=%s\nsentinels=%s\nsentinel_master=%s\n"
-	    "database=%jd\nkey_template=%s", a->redis,
-	    a->sentinels != NULL ? a->sentinels : "",
-	    a->sentinel_master != NULL ? a->sentinel_master : "",
-	    (intmax_t)a->database, a->key_template);
+	    "database=%jd\nkey_template=%s", S(a->redis), S(a->sentinels),
+	    S(a->sentinel_master), (intmax_t)a->database, S(a->key_template));
+#undef S
 	AZ(VSB_finish(vsb));
 	rt->cache_id = strdup(VSB_data(vsb));
 	AN(rt->cache_id);
@@ -191,7 +191,10 @@ sr_router_cache(VRT_CTX, struct vmod_streamroute_router *rt,
 	ccfg->restarted = sr_fetch_restarted;
 	ccfg->restart_grace = a->restart_grace;
 	if (old == NULL) {
-		AZ(VRND_RandomCrypto(&ccfg->seed, sizeof ccfg->seed));
+		/* the shard hash's seed: the best randomness at hand */
+		if (VRND_RandomCrypto(&ccfg->seed, sizeof ccfg->seed))
+			ccfg->seed = (uint64_t)(VTIM_real() * 1e9) ^
+			    (uintptr_t)rt;
 		rt->cache = sr_cache_new(ccfg);
 		return (rt->cache != NULL);
 	}
