@@ -53,10 +53,6 @@ struct sr_redis {
 	unsigned		prober_running;
 	unsigned		prober_joinable;
 	unsigned		stopping;	/* no new prober */
-
-	/* TEMPORARY (cache branch): see sr_redis_restarted() below */
-	char			run_id[48];
-	double			restarted;
 };
 
 /*
@@ -299,51 +295,6 @@ sr_redis_master(const struct sr_redis *r, struct vsl_log *vsl,
 	return (0);
 }
 
-/*
- * TEMPORARY minimal implementation for the cache branch, to be dropped
- * when the Redis client rework provides sr_redis_restarted(): each new
- * connection asks INFO server for the run_id, before any GET is sent on
- * it, and a run_id other than the last one seen marks a restart.
- */
-static void
-sr_redis_run_id(struct sr_redis *r, redisContext *c)
-{
-	redisReply *reply;
-	const char *p;
-	size_t n;
-
-	reply = redisCommand(c, "INFO server");
-	if (reply == NULL)
-		return;
-	if (reply->type == REDIS_REPLY_STRING &&
-	    (p = strstr(reply->str, "run_id:")) != NULL) {
-		p += strlen("run_id:");
-		n = strcspn(p, "\r\n");
-		if (n >= sizeof r->run_id)
-			n = sizeof r->run_id - 1;
-		AZ(pthread_mutex_lock(&r->mtx));
-		if (r->run_id[0] != '\0' &&
-		    (strlen(r->run_id) != n || strncmp(r->run_id, p, n)))
-			r->restarted = VTIM_mono();
-		memcpy(r->run_id, p, n);
-		r->run_id[n] = '\0';
-		AZ(pthread_mutex_unlock(&r->mtx));
-	}
-	freeReplyObject(reply);
-}
-
-double
-sr_redis_restarted(const struct sr_redis *r)
-{
-	double t;
-
-	CHECK_OBJ_NOTNULL(r, SR_REDIS_MAGIC);
-	AZ(pthread_mutex_lock(TRUST_ME(&r->mtx)));
-	t = r->restarted;
-	AZ(pthread_mutex_unlock(TRUST_ME(&r->mtx)));
-	return (t);
-}
-
 static redisContext *
 sr_redis_connect(const struct sr_redis *r, struct vsl_log *vsl)
 {
@@ -380,7 +331,6 @@ sr_redis_connect(const struct sr_redis *r, struct vsl_log *vsl)
 			return (NULL);
 		}
 	}
-	sr_redis_run_id(TRUST_ME(r), c);
 	return (c);
 }
 
