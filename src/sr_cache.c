@@ -8,6 +8,20 @@
  * callers for that key wait on the shard's condition variable for the
  * answer instead of asking Redis themselves, so a burst of misses on one
  * stream costs one GET.
+ *
+ * The entries live in a store that the caches of several routers may
+ * share (a new VCL's router and the one it replaces): the store holds
+ * facts, each cache its own TTLs.
+ *
+ * Eviction protects what an outage needs.  Each shard keeps two LRU
+ * lists: "known" holds the entries with a route, "other" everything
+ * else (negative answers, keys being fetched for the first time).  A new
+ * key may only push out an entry of the other list; it displaces a known
+ * route only once Redis has really answered for it.  A key whose first
+ * fetch failed is dropped, never kept at the expense of a route: made-up
+ * keys sent while Redis is down cannot push a live stream's stale route
+ * out.  The shard of a key comes from a hash seeded per store, so which
+ * keys share a shard cannot be computed from outside the process.
  */
 
 #include <errno.h>
@@ -26,6 +40,8 @@
 #include "sr_cache.h"
 
 #define SR_CACHE_SHARDS	64
+/* How far up the known list to look for a route past its stale time */
+#define SR_EVICT_SCAN	16
 
 struct sr_entry {
 	unsigned		magic;
@@ -33,13 +49,14 @@ struct sr_entry {
 	VRBT_ENTRY(sr_entry)	tree;
 	VTAILQ_ENTRY(sr_entry)	lru;
 	enum sr_route_state	state;
+	unsigned		known;		/* on the known list */
+	unsigned		dead;		/* invalidated: serves nothing */
 	unsigned		busy;		/* a fetch is in flight */
 	unsigned		waiters;	/* pins the entry in memory */
 	unsigned		gen;		/* bumped by invalidation */
 	unsigned		fetches;	/* completed fetches */
 	enum sr_route_state	last_fetch;
-	double			expires;
-	double			stale_until;
+	double			learned;	/* Redis last answered */
 	size_t			len;
 	char			*value;
 	size_t			keylen;
@@ -47,13 +64,23 @@ struct sr_entry {
 };
 
 VRBT_HEAD(sr_tree, sr_entry);
+VTAILQ_HEAD(sr_lru, sr_entry);
 
 struct sr_shard {
 	pthread_mutex_t		mtx;
 	pthread_cond_t		cond;
 	struct sr_tree		tree;
-	VTAILQ_HEAD(sr_lru, sr_entry) lru;	/* newest first */
+	struct sr_lru		known;		/* newest first */
+	struct sr_lru		other;		/* newest first */
 	unsigned		n;
+};
+
+struct sr_store {
+	unsigned		magic;
+#define SR_STORE_MAGIC		0x5107e5c0
+	unsigned		refcnt;		/* caches sharing it */
+	uint64_t		seed;
+	struct sr_shard		shard[SR_CACHE_SHARDS];
 };
 
 struct sr_cache {
@@ -61,7 +88,7 @@ struct sr_cache {
 #define SR_CACHE_MAGIC		0x1a7e5c0d
 	struct sr_cache_cfg	cfg;
 	unsigned		max_per_shard;
-	struct sr_shard		shard[SR_CACHE_SHARDS];
+	struct sr_store		*store;
 };
 
 static int
@@ -75,43 +102,124 @@ sr_entry_cmp(const struct sr_entry *a, const struct sr_entry *b)
 
 VRBT_GENERATE_STATIC(sr_tree, sr_entry, tree, sr_entry_cmp)
 
-static uint32_t
-sr_hash(const char *key, size_t len)
+/*
+ * FNV-1a from a seeded basis, then the splitmix64 finaliser: FNV's low
+ * bits depend only on the low bits of its input, and the shard is taken
+ * from them.  Not a MAC, but without the seed the shard of a key cannot
+ * be told from outside.
+ */
+static unsigned
+sr_hash(uint64_t seed, const char *key, size_t len)
 {
-	uint32_t h = 2166136261U;	/* FNV-1a */
+	uint64_t h = seed ^ 14695981039346656037ULL;
 
 	while (len--) {
 		h ^= (unsigned char)*key++;
-		h *= 16777619U;
+		h *= 1099511628211ULL;
 	}
-	return (h);
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return ((unsigned)(h % SR_CACHE_SHARDS));
+}
+
+static unsigned
+sr_max_per_shard(unsigned max_entries)
+{
+	unsigned m;
+
+	m = max_entries / SR_CACHE_SHARDS;
+	return (m > 0 ? m : 1);
+}
+
+static struct sr_cache *
+sr_cache_view(struct sr_store *st, const struct sr_cache_cfg *cfg)
+{
+	struct sr_cache *c;
+
+	ALLOC_OBJ(c, SR_CACHE_MAGIC);
+	if (c == NULL)
+		return (NULL);
+	c->cfg = *cfg;
+	c->max_per_shard = sr_max_per_shard(cfg->max_entries);
+	c->store = st;
+	return (c);
 }
 
 struct sr_cache *
 sr_cache_new(const struct sr_cache_cfg *cfg)
 {
+	struct sr_store *st;
 	struct sr_cache *c;
 	pthread_condattr_t ca;
 	unsigned u;
 
 	AN(cfg);
-	ALLOC_OBJ(c, SR_CACHE_MAGIC);
-	if (c == NULL)
+	ALLOC_OBJ(st, SR_STORE_MAGIC);
+	if (st == NULL)
 		return (NULL);
-	c->cfg = *cfg;
-	c->max_per_shard = cfg->max_entries / SR_CACHE_SHARDS;
-	if (c->max_per_shard == 0)
-		c->max_per_shard = 1;
+	c = sr_cache_view(st, cfg);
+	if (c == NULL) {
+		FREE_OBJ(st);
+		return (NULL);
+	}
+	st->refcnt = 1;
+	st->seed = cfg->seed;
 	AZ(pthread_condattr_init(&ca));
 	AZ(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC));
 	for (u = 0; u < SR_CACHE_SHARDS; u++) {
-		AZ(pthread_mutex_init(&c->shard[u].mtx, NULL));
-		AZ(pthread_cond_init(&c->shard[u].cond, &ca));
-		VRBT_INIT(&c->shard[u].tree);
-		VTAILQ_INIT(&c->shard[u].lru);
+		AZ(pthread_mutex_init(&st->shard[u].mtx, NULL));
+		AZ(pthread_cond_init(&st->shard[u].cond, &ca));
+		VRBT_INIT(&st->shard[u].tree);
+		VTAILQ_INIT(&st->shard[u].known);
+		VTAILQ_INIT(&st->shard[u].other);
 	}
 	AZ(pthread_condattr_destroy(&ca));
 	return (c);
+}
+
+/*
+ * A cache with settings of its own on the entries of another.  Each
+ * cache keeps the store within its own bound when it adds an entry: a
+ * VCL that is loaded but never used, or fails to load, changes nothing
+ * for the others.
+ */
+struct sr_cache *
+sr_cache_share(const struct sr_cache *old, const struct sr_cache_cfg *cfg)
+{
+	struct sr_store *st;
+	struct sr_cache *c;
+
+	CHECK_OBJ_NOTNULL(old, SR_CACHE_MAGIC);
+	AN(cfg);
+	st = old->store;
+	CHECK_OBJ_NOTNULL(st, SR_STORE_MAGIC);
+	c = sr_cache_view(st, cfg);
+	if (c == NULL)
+		return (NULL);
+	(void)__atomic_add_fetch(&st->refcnt, 1, __ATOMIC_SEQ_CST);
+	return (c);
+}
+
+static struct sr_lru *
+sr_entry_list(struct sr_shard *sh, const struct sr_entry *e)
+{
+
+	return (e->known ? &sh->known : &sh->other);
+}
+
+/* Puts e at the head of the list its state belongs on. */
+static void
+sr_entry_touch(struct sr_shard *sh, struct sr_entry *e)
+{
+	unsigned known;
+
+	known = e->state == SR_ROUTE_FOUND && e->value != NULL && !e->dead;
+	VTAILQ_REMOVE(sr_entry_list(sh, e), e, lru);
+	e->known = known;
+	VTAILQ_INSERT_HEAD(sr_entry_list(sh, e), e, lru);
 }
 
 static void
@@ -130,7 +238,7 @@ sr_shard_remove(struct sr_shard *sh, struct sr_entry *e)
 	AZ(e->busy);
 	AZ(e->waiters);
 	VRBT_REMOVE(sr_tree, &sh->tree, e);
-	VTAILQ_REMOVE(&sh->lru, e, lru);
+	VTAILQ_REMOVE(sr_entry_list(sh, e), e, lru);
 	sh->n--;
 	sr_entry_free(e);
 }
@@ -139,37 +247,117 @@ void
 sr_cache_destroy(struct sr_cache **cp)
 {
 	struct sr_cache *c;
+	struct sr_store *st;
 	struct sr_shard *sh;
+	struct sr_entry *e;
 	unsigned u;
 
 	TAKE_OBJ_NOTNULL(c, cp, SR_CACHE_MAGIC);
+	st = c->store;
+	FREE_OBJ(c);
+	CHECK_OBJ_NOTNULL(st, SR_STORE_MAGIC);
+	if (__atomic_sub_fetch(&st->refcnt, 1, __ATOMIC_SEQ_CST) > 0)
+		return;
 	for (u = 0; u < SR_CACHE_SHARDS; u++) {
-		sh = &c->shard[u];
-		while (!VTAILQ_EMPTY(&sh->lru))
-			sr_shard_remove(sh, VTAILQ_FIRST(&sh->lru));
+		sh = &st->shard[u];
+		while ((e = VRBT_ROOT(&sh->tree)) != NULL)
+			sr_shard_remove(sh, e);
+		AZ(sh->n);
 		AZ(pthread_mutex_destroy(&sh->mtx));
 		AZ(pthread_cond_destroy(&sh->cond));
 	}
-	FREE_OBJ(c);
+	FREE_OBJ(st);
 }
 
-/* Makes room for one more entry: the oldest entry nobody uses goes. */
-static void
-sr_shard_evict(const struct sr_cache *c, struct sr_shard *sh)
+static int
+sr_entry_idle(const struct sr_entry *e)
 {
-	struct sr_entry *e, *e2;
 
-	VTAILQ_FOREACH_REVERSE_SAFE(e, &sh->lru, sr_lru, lru, e2) {
-		if (sh->n < c->max_per_shard)
-			return;
-		if (!e->busy && e->waiters == 0)
-			sr_shard_remove(sh, e);
+	return (!e->busy && e->waiters == 0);
+}
+
+static int
+sr_entry_fresh(const struct sr_cache_cfg *cfg, const struct sr_entry *e,
+    double now)
+{
+
+	if (e->dead || e->busy)
+		return (0);
+	switch (e->state) {
+	case SR_ROUTE_FOUND:
+		return (now < e->learned + cfg->ttl);
+	case SR_ROUTE_ABSENT:
+		return (now < e->learned + cfg->negative_ttl);
+	default:
+		return (0);
 	}
+}
+
+/* A route Redis gave, expired less than stale_ttl ago */
+static int
+sr_entry_stale(const struct sr_cache_cfg *cfg, const struct sr_entry *e,
+    double now)
+{
+
+	return (e->known && now < e->learned + cfg->ttl + cfg->stale_ttl);
+}
+
+/*
+ * Removes one entry nobody uses, the least recently used of the other
+ * list first; a known route only when known_too, and then one past its
+ * stale time first.  Returns whether it removed one.
+ */
+static int
+sr_shard_evict_one(const struct sr_cache *c, struct sr_shard *sh, double now,
+    int known_too, unsigned *flags)
+{
+	struct sr_entry *e;
+	unsigned u;
+
+	VTAILQ_FOREACH_REVERSE(e, &sh->other, sr_lru, lru) {
+		if (sr_entry_idle(e)) {
+			sr_shard_remove(sh, e);
+			return (1);
+		}
+	}
+	if (!known_too)
+		return (0);
+	u = 0;
+	VTAILQ_FOREACH_REVERSE(e, &sh->known, sr_lru, lru) {
+		if (u++ == SR_EVICT_SCAN)
+			break;
+		if (sr_entry_idle(e) && !sr_entry_stale(&c->cfg, e, now)) {
+			sr_shard_remove(sh, e);
+			return (1);
+		}
+	}
+	VTAILQ_FOREACH_REVERSE(e, &sh->known, sr_lru, lru) {
+		if (sr_entry_idle(e)) {
+			sr_shard_remove(sh, e);
+			*flags |= SR_LOOKUP_EVICTED;
+			return (1);
+		}
+	}
+	return (0);
+}
+
+static struct sr_shard *
+sr_cache_shardp(const struct sr_cache *c, const char *key, size_t keylen)
+{
+
+	return (&c->store->shard[sr_hash(c->store->seed, key, keylen)]);
+}
+
+static unsigned
+sr_cache_max(const struct sr_cache *c)
+{
+
+	return (c->max_per_shard);
 }
 
 static struct sr_entry *
 sr_shard_get(const struct sr_cache *c, struct sr_shard *sh, const char *key,
-    size_t keylen)
+    size_t keylen, double now, unsigned *flags)
 {
 	struct sr_entry needle, *e;
 
@@ -178,14 +366,17 @@ sr_shard_get(const struct sr_cache *c, struct sr_shard *sh, const char *key,
 	e = VRBT_FIND(sr_tree, &sh->tree, &needle);
 	if (e != NULL) {
 		CHECK_OBJ(e, SR_ENTRY_MAGIC);
-		if (e != VTAILQ_FIRST(&sh->lru)) {
-			VTAILQ_REMOVE(&sh->lru, e, lru);
-			VTAILQ_INSERT_HEAD(&sh->lru, e, lru);
-		}
+		if (e != VTAILQ_FIRST(sr_entry_list(sh, e)))
+			sr_entry_touch(sh, e);
 		return (e);
 	}
-	if (sh->n >= c->max_per_shard)
-		sr_shard_evict(c, sh);
+	/*
+	 * A new key has not earned a route's place yet: it may go over
+	 * the bound until Redis has answered for it.
+	 */
+	while (sh->n >= sr_cache_max(c) &&
+	    sr_shard_evict_one(c, sh, now, 0, flags))
+		continue;
 	e = calloc(1, sizeof *e + keylen + 1);
 	if (e == NULL)
 		return (NULL);
@@ -194,7 +385,7 @@ sr_shard_get(const struct sr_cache *c, struct sr_shard *sh, const char *key,
 	memcpy(e->key, key, keylen);
 	e->keylen = keylen;
 	AZ(VRBT_INSERT(sr_tree, &sh->tree, e));
-	VTAILQ_INSERT_HEAD(&sh->lru, e, lru);
+	VTAILQ_INSERT_HEAD(&sh->other, e, lru);
 	sh->n++;
 	return (e);
 }
@@ -216,10 +407,11 @@ sr_route_from_entry(const struct sr_entry *e, struct sr_route *r,
 
 /* Redis failed: an expired value still within its stale time will do. */
 static void
-sr_route_stale(const struct sr_entry *e, double now, struct sr_route *r)
+sr_route_stale(const struct sr_cache *c, const struct sr_entry *e,
+    double now, struct sr_route *r)
 {
 
-	if (e->state == SR_ROUTE_FOUND && now < e->stale_until) {
+	if (sr_entry_stale(&c->cfg, e, now)) {
 		sr_route_from_entry(e, r, SR_SRC_STALE);
 		return;
 	}
@@ -228,43 +420,66 @@ sr_route_stale(const struct sr_entry *e, double now, struct sr_route *r)
 	r->source = SR_SRC_COALESCED;
 }
 
-static void
-sr_entry_fill(const struct sr_cache *c, struct sr_entry *e,
-    const struct sr_route *r, double now, unsigned gen)
+/*
+ * Whether a route learned at `learned` outlives the word "absent" of a
+ * Redis that lost its data at `restarted`: for restart_grace after the
+ * restart, a route that was still usable (fresh, or within stale_ttl)
+ * when Redis restarted is kept, since its media server has not had the
+ * time to write it again.  A route learned after the restart is Redis's
+ * own word, and so is any answer once the grace has passed.
+ */
+int
+sr_cache_keep(const struct sr_cache_cfg *cfg, double learned,
+    double restarted, double now)
+{
+
+	AN(cfg);
+	if (cfg->restart_grace <= 0 || restarted <= 0)
+		return (0);
+	if (learned >= restarted)
+		return (0);
+	if (now >= restarted + cfg->restart_grace)
+		return (0);
+	return (restarted < learned + cfg->ttl + cfg->stale_ttl);
+}
+
+/* Returns whether the route in e was kept against an ABSENT answer */
+static int
+sr_entry_fill(const struct sr_cache *c, struct sr_shard *sh,
+    struct sr_entry *e, const struct sr_route *r, double now, unsigned gen,
+    double restarted)
 {
 	char *v;
 
 	switch (r->state) {
 	case SR_ROUTE_FOUND:
 		v = strdup(r->value);
-		if (v == NULL) {
-			e->expires = 0;
-			return;
-		}
+		if (v == NULL)
+			return (0);
 		free(e->value);
 		e->value = v;
 		e->len = r->len;
 		e->state = SR_ROUTE_FOUND;
-		e->expires = now + c->cfg.ttl;
-		e->stale_until = e->expires + c->cfg.stale_ttl;
+		e->learned = now;
 		break;
 	case SR_ROUTE_ABSENT:
+		if (e->gen == gen && e->known &&
+		    sr_cache_keep(&c->cfg, e->learned, restarted, now))
+			return (1);
 		free(e->value);
 		e->value = NULL;
 		e->len = 0;
 		e->state = SR_ROUTE_ABSENT;
-		e->expires = now + c->cfg.negative_ttl;
-		e->stale_until = 0;
+		e->learned = now;
 		break;
 	default:
 		/* keep what we had: it may serve as a stale route */
-		return;
+		return (0);
 	}
-	if (e->gen != gen) {
-		/* invalidated while we asked: answer, but do not keep it */
-		e->expires = 0;
-		e->stale_until = 0;
-	}
+	/* invalidated while we asked: answer, but do not keep it */
+	e->dead = e->gen != gen;
+	sr_entry_touch(sh, e);
+	return (0);
 }
 
 static int
@@ -274,36 +489,44 @@ sr_wait(struct sr_shard *sh, const struct timespec *deadline)
 	return (pthread_cond_timedwait(&sh->cond, &sh->mtx, deadline));
 }
 
-void
+/*
+ * Returns SR_LOOKUP_* flags: EVICTED when a known route was pushed out
+ * to make room for this key, PROTECTED when this key's first fetch
+ * failed and its entry was dropped rather than take a known route's
+ * place.
+ */
+unsigned
 sr_cache_lookup(struct sr_cache *c, const char *key, size_t keylen,
     double now, sr_fetch_f *fetch, void *priv, struct sr_route *r)
 {
 	struct sr_shard *sh;
 	struct sr_entry *e;
 	struct timespec deadline;
-	unsigned gen, seen;
-	double w;
+	unsigned gen, seen, flags = 0;
+	double w, restarted;
+	int kept;
 
 	CHECK_OBJ_NOTNULL(c, SR_CACHE_MAGIC);
+	CHECK_OBJ_NOTNULL(c->store, SR_STORE_MAGIC);
 	AN(key);
 	AN(fetch);
 	AN(r);
 	memset(r, 0, sizeof *r);
 
-	sh = &c->shard[sr_hash(key, keylen) % SR_CACHE_SHARDS];
+	sh = sr_cache_shardp(c, key, keylen);
 	AZ(pthread_mutex_lock(&sh->mtx));
-	e = sr_shard_get(c, sh, key, keylen);
+	e = sr_shard_get(c, sh, key, keylen, now, &flags);
 	if (e == NULL) {
 		/* out of memory: ask without caching */
 		AZ(pthread_mutex_unlock(&sh->mtx));
 		fetch(priv, key, keylen, r);
 		r->source = SR_SRC_FETCH;
-		return;
+		return (flags);
 	}
-	if (!e->busy && e->state != SR_ROUTE_NONE && now < e->expires) {
+	if (sr_entry_fresh(&c->cfg, e, now)) {
 		sr_route_from_entry(e, r, SR_SRC_CACHE);
 		AZ(pthread_mutex_unlock(&sh->mtx));
-		return;
+		return (flags);
 	}
 
 	if (e->busy) {
@@ -324,9 +547,9 @@ sr_cache_lookup(struct sr_cache *c, const char *key, size_t keylen,
 		if (e->fetches != seen && e->last_fetch != SR_ROUTE_ERROR)
 			sr_route_from_entry(e, r, SR_SRC_COALESCED);
 		else
-			sr_route_stale(e, now, r);
+			sr_route_stale(c, e, now, r);
 		AZ(pthread_mutex_unlock(&sh->mtx));
-		return;
+		return (flags);
 	}
 
 	e->busy = 1;
@@ -337,20 +560,39 @@ sr_cache_lookup(struct sr_cache *c, const char *key, size_t keylen,
 	r->source = SR_SRC_FETCH;
 	if (r->state != SR_ROUTE_FOUND && r->state != SR_ROUTE_ABSENT)
 		r->state = SR_ROUTE_ERROR;
+	/* asked before the lock: it may take locks of its own */
+	restarted = 0;
+	if (r->state == SR_ROUTE_ABSENT && c->cfg.restarted != NULL)
+		restarted = c->cfg.restarted(priv);
 
 	AZ(pthread_mutex_lock(&sh->mtx));
 	CHECK_OBJ_NOTNULL(e, SR_ENTRY_MAGIC);
-	sr_entry_fill(c, e, r, now, gen);
+	kept = sr_entry_fill(c, sh, e, r, now, gen, restarted);
 	e->busy = 0;
 	e->fetches++;
-	e->last_fetch = r->state;
+	e->last_fetch = kept ? SR_ROUTE_FOUND : r->state;
 	if (e->waiters > 0)
 		AZ(pthread_cond_broadcast(&sh->cond));
-	if (r->state == SR_ROUTE_ERROR)
-		sr_route_stale(e, now, r);
-	if (r->state == SR_ROUTE_ERROR)
-		r->source = SR_SRC_FETCH;
+	if (kept)
+		sr_route_from_entry(e, r, SR_SRC_KEPT);
+	else if (r->state == SR_ROUTE_ERROR) {
+		sr_route_stale(c, e, now, r);
+		if (r->state == SR_ROUTE_ERROR)
+			r->source = SR_SRC_FETCH;
+	}
+	if (r->state != SR_ROUTE_ERROR) {
+		/* Redis answered: now this key may take a route's place */
+		while (sh->n > sr_cache_max(c) &&
+		    sr_shard_evict_one(c, sh, now, 1, &flags))
+			continue;
+	} else if (e->state == SR_ROUTE_NONE && sr_entry_idle(e)) {
+		/* nothing learned: nothing worth a place */
+		if (sh->n > sr_cache_max(c))
+			flags |= SR_LOOKUP_PROTECTED;
+		sr_shard_remove(sh, e);
+	}
 	AZ(pthread_mutex_unlock(&sh->mtx));
+	return (flags);
 }
 
 int
@@ -362,14 +604,14 @@ sr_cache_invalidate(struct sr_cache *c, const char *key, size_t keylen)
 	CHECK_OBJ_NOTNULL(c, SR_CACHE_MAGIC);
 	needle.key = TRUST_ME(key);
 	needle.keylen = keylen;
-	sh = &c->shard[sr_hash(key, keylen) % SR_CACHE_SHARDS];
+	sh = sr_cache_shardp(c, key, keylen);
 	AZ(pthread_mutex_lock(&sh->mtx));
 	e = VRBT_FIND(sr_tree, &sh->tree, &needle);
 	if (e != NULL) {
 		if (e->busy || e->waiters > 0) {
 			e->gen++;
-			e->expires = 0;
-			e->stale_until = 0;
+			e->dead = 1;
+			sr_entry_touch(sh, e);
 		} else
 			sr_shard_remove(sh, e);
 	}
@@ -380,16 +622,28 @@ sr_cache_invalidate(struct sr_cache *c, const char *key, size_t keylen)
 unsigned
 sr_cache_entries(struct sr_cache *c)
 {
+	struct sr_store *st;
 	unsigned u, n;
 
 	CHECK_OBJ_NOTNULL(c, SR_CACHE_MAGIC);
+	st = c->store;
+	CHECK_OBJ_NOTNULL(st, SR_STORE_MAGIC);
 	n = 0;
 	for (u = 0; u < SR_CACHE_SHARDS; u++) {
-		AZ(pthread_mutex_lock(&c->shard[u].mtx));
-		n += c->shard[u].n;
-		AZ(pthread_mutex_unlock(&c->shard[u].mtx));
+		AZ(pthread_mutex_lock(&st->shard[u].mtx));
+		n += st->shard[u].n;
+		AZ(pthread_mutex_unlock(&st->shard[u].mtx));
 	}
 	return (n);
+}
+
+/* For tests: which shard a key falls in. */
+unsigned
+sr_cache_shard(const struct sr_cache *c, const char *key, size_t keylen)
+{
+
+	CHECK_OBJ_NOTNULL(c, SR_CACHE_MAGIC);
+	return (sr_hash(c->store->seed, key, keylen));
 }
 
 const char *
@@ -401,6 +655,7 @@ sr_route_source_name(enum sr_route_source src)
 	case SR_SRC_FETCH:	return ("redis");
 	case SR_SRC_COALESCED:	return ("coalesced");
 	case SR_SRC_STALE:	return ("stale");
+	case SR_SRC_KEPT:	return ("kept");
 	default:		WRONG("route source");
 	}
 	NEEDLESS(return (NULL));

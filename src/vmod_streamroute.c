@@ -13,11 +13,14 @@
 #include <sys/socket.h>
 
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cache/cache.h"
+#include "vrnd.h"
 #include "vsa.h"
 #include "vsb.h"
 #include "vtim.h"
@@ -41,6 +44,7 @@ struct vmod_streamroute_router {
 	struct sr_portlist		ports;
 	struct sr_self			self;
 	struct sr_cache			*cache;
+	char				*cache_id;	/* see sr_router_cache */
 	struct sr_redis			*redis;
 	struct sr_backends		*backends;
 	struct vsc_seg			*vsc_seg;
@@ -67,6 +71,23 @@ static const char OUTCOME_INVALID[] = "invalid";
 static const char OUTCOME_REFUSED[] = "refused";
 static const char OUTCOME_OVERFLOW[] = "overflow";
 static const char OUTCOME_BADKEY[] = "badkey";
+
+/*
+ * Logs to the task, or, in vcl_init (no task log there), to the shared
+ * log without a transaction.
+ */
+static void v_printflike_(3, 4)
+sr_log(VRT_CTX, enum VSL_tag_e tag, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (ctx->vsl != NULL)
+		VSLbv(ctx->vsl, tag, fmt, ap);
+	else
+		VSLv(tag, 0, fmt, ap);
+	va_end(ap);
+}
 
 /*
  * When no allow ACL is given: loopback and the private ranges.  What
@@ -147,8 +168,70 @@ sr_router_free(VRT_CTX, struct vmod_streamroute_router *rt)
 	sr_netlist_fini(&rt->allow);
 	sr_portlist_fini(&rt->ports);
 	sr_self_fini(&rt->self);
+	free(rt->cache_id);
 	free(rt->vcl_name);
 	FREE_OBJ(rt);
+}
+
+/*--------------------------------------------------------------------
+ * Route-cache takeover.  A reload must not cost the routes learned so
+ * far: Redis may be down right now, and a new VCL with an empty cache
+ * would then fail every stream.  So a new router shares the route store
+ * of the most recent router of the same name that reads the same data
+ * (same Redis location, database and key template, compared as
+ * written).  Only plain data is shared: keys, values, states and when
+ * Redis said so.  Each router keeps its own TTLs, computed at look-up
+ * time, its own Redis pool and its own backends.
+ */
+
+static double v_matchproto_(sr_restarted_f)
+sr_fetch_restarted(void *priv);
+
+static int
+sr_router_cache(VRT_CTX, struct vmod_streamroute_router *rt,
+    const struct VARGS(router__init) *a, struct sr_cache_cfg *ccfg)
+{
+	struct vmod_streamroute_router *old, *o;
+	struct vsb *vsb;
+	unsigned n;
+
+	vsb = VSB_new_auto();
+	AN(vsb);
+#define S(x) ((x) != NULL ? (x) : "")
+	VSB_printf(vsb, "redis=%s\nsentinels=%s\nsentinel_master=%s\n"
+	    "database=%jd\nkey_template=%s", S(a->redis), S(a->sentinels),
+	    S(a->sentinel_master), (intmax_t)a->database, S(a->key_template));
+#undef S
+	AZ(VSB_finish(vsb));
+	rt->cache_id = strdup(VSB_data(vsb));
+	AN(rt->cache_id);
+	VSB_destroy(&vsb);
+
+	old = NULL;
+	VTAILQ_FOREACH(o, &routers, list)
+		if (!strcmp(o->vcl_name, rt->vcl_name) &&
+		    !strcmp(o->cache_id, rt->cache_id))
+			old = o;
+
+	ccfg->restarted = sr_fetch_restarted;
+	ccfg->restart_grace = a->restart_grace;
+	if (old == NULL) {
+		/* the shard hash's seed: the best randomness at hand */
+		if (VRND_RandomCrypto(&ccfg->seed, sizeof ccfg->seed))
+			ccfg->seed = (uint64_t)(VTIM_real() * 1e9) ^
+			    (uintptr_t)rt;
+		rt->cache = sr_cache_new(ccfg);
+		return (rt->cache != NULL);
+	}
+	rt->cache = sr_cache_share(old->cache, ccfg);
+	if (rt->cache == NULL)
+		return (0);
+	n = sr_cache_entries(rt->cache);
+	rt->vsc->routes_taken_over += n;
+	sr_log(ctx, SLT_VCL_Log, "streamroute: %s: takes over the route "
+	    "cache of %s.%s (%u routes)", rt->vcl_name, VCL_Name(old->vcl),
+	    old->vcl_name, n);
+	return (1);
 }
 
 VCL_VOID v_matchproto_(td_streamroute_router__init)
@@ -203,6 +286,9 @@ vmod_router__init(VRT_CTX, struct vmod_streamroute_router **rtp,
 	    vcl_name);
 	SR_CHECK(a->max_connections >= 0,
 	    "max_connections must be zero or more", vcl_name);
+	/* BEGIN route cache checks */
+	SR_CHECK_DURATION(restart_grace, 1);
+	/* END route cache checks */
 #undef SR_CHECK_DURATION
 #undef SR_CHECK
 
@@ -285,8 +371,9 @@ vmod_router__init(VRT_CTX, struct vmod_streamroute_router **rtp,
 	ccfg.max_entries = (unsigned)a->max_routes;
 	/* The longest a leader can take: the Redis client knows */
 	ccfg.wait_timeout = sr_redis_wait_bound(rt->redis);
-	rt->cache = sr_cache_new(&ccfg);
-	AN(rt->cache);
+	/* BEGIN route cache: a new one, or the one of the router replaced */
+	AN(sr_router_cache(ctx, rt, a, &ccfg));
+	/* END route cache */
 
 	INIT_OBJ(&tmpl, VRT_BACKEND_MAGIC);
 	tmpl.hosthdr = a->host_header;
@@ -406,6 +493,14 @@ sr_fetch_redis(void *priv, const char *key, size_t keylen,
 	fc->why = sr_redis_get(fc->rt->redis, fc->vsl, key, keylen, route);
 }
 
+static double v_matchproto_(sr_restarted_f)
+sr_fetch_restarted(void *priv)
+{
+	struct sr_fetch_ctx *fc = priv;
+
+	return (sr_redis_restarted(fc->rt->redis));
+}
+
 /*
  * Redis values are anyone's bytes: they reach the log escaped, on one
  * line, and cut short.
@@ -469,11 +564,12 @@ sr_lookup(VRT_CTX, struct vmod_streamroute_router *rt, VCL_STRING key,
 	char rkey[SR_RKEY_MAX], qbuf[SR_LOG_VALUE_MAX * 4 + 8];
 	const char *outcome, *why;
 	size_t rkeylen, vlen;
+	unsigned flags;
 
 	memset(route, 0, sizeof *route);
 	rkeylen = sr_redis_key(rt, key, rkey);
 	if (rkeylen == 0) {
-		VSLb(ctx->vsl, SLT_Error, "streamroute: %s: invalid key",
+		sr_log(ctx, SLT_Error, "streamroute: %s: invalid key",
 		    rt->vcl_name);
 		return (OUTCOME_BADKEY);
 	}
@@ -482,12 +578,17 @@ sr_lookup(VRT_CTX, struct vmod_streamroute_router *rt, VCL_STRING key,
 	fc.rt = rt;
 	fc.vsl = ctx->vsl;
 	fc.why = NULL;
-	sr_cache_lookup(rt->cache, rkey, rkeylen, VTIM_mono(), sr_fetch_redis,
-	    &fc, route);
+	flags = sr_cache_lookup(rt->cache, rkey, rkeylen, VTIM_mono(),
+	    sr_fetch_redis, &fc, route);
+	if (flags & SR_LOOKUP_EVICTED)
+		SR_COUNT(rt->vsc, routes_evicted);
+	if (flags & SR_LOOKUP_PROTECTED)
+		SR_COUNT(rt->vsc, routes_protected);
 	switch (route->source) {
 	case SR_SRC_CACHE:	SR_COUNT(rt->vsc, cache_hits); break;
 	case SR_SRC_COALESCED:	SR_COUNT(rt->vsc, coalesced); break;
 	case SR_SRC_STALE:	SR_COUNT(rt->vsc, stale); break;
+	case SR_SRC_KEPT:	SR_COUNT(rt->vsc, routes_kept); break;
 	default:		break;
 	}
 
@@ -512,7 +613,7 @@ sr_lookup(VRT_CTX, struct vmod_streamroute_router *rt, VCL_STRING key,
 			SR_COUNT(rt->vsc, routed);
 		}
 		if (why != NULL)
-			VSLb(ctx->vsl, SLT_Error,
+			sr_log(ctx, SLT_Error,
 			    "streamroute: %s: key=%s value=%s: %s",
 			    rt->vcl_name, key,
 			    sr_quote(vsb, route->value, vlen), why);
@@ -524,7 +625,7 @@ sr_lookup(VRT_CTX, struct vmod_streamroute_router *rt, VCL_STRING key,
 		why = fc.why != NULL ? fc.why : "coalesced_failed";
 		break;
 	}
-	VSLb(ctx->vsl, SLT_VCL_Log,
+	sr_log(ctx, SLT_VCL_Log,
 	    "streamroute: %s key=%s outcome=%s source=%s route=%s%s%s",
 	    rt->vcl_name, key, outcome, sr_route_source_name(route->source),
 	    route->state == SR_ROUTE_FOUND ?
@@ -632,7 +733,7 @@ vmod_router_invalidate(VRT_CTX, struct vmod_streamroute_router *rt,
 	rkeylen = sr_redis_key(rt, key, rkey);
 	if (rkeylen == 0)
 		return;
-	VSLb(ctx->vsl, SLT_VCL_Log, "streamroute: %s key=%s invalidated%s",
+	sr_log(ctx, SLT_VCL_Log, "streamroute: %s key=%s invalidated%s",
 	    rt->vcl_name, key,
 	    sr_cache_invalidate(rt->cache, rkey, rkeylen) ? "" : " (not cached)");
 }

@@ -63,7 +63,12 @@ const char *sr_redis_get(struct sr_redis *, struct vsl_log *, const char *key,
 int sr_redis_ok(struct sr_redis *, struct vsl_log *);
 /* The longest sr_redis_get() can take, in seconds */
 double sr_redis_wait_bound(const struct sr_redis *);
-/* When this Redis was last seen restarted (VTIM_mono()), or 0 */
+/*
+ * VTIM_mono() when a connection to this Redis (any router's) first saw
+ * a run_id other than the one before (Redis restarted, possibly empty);
+ * 0 if never.  Recorded before the reply to a look-up sent on that
+ * connection is returned.
+ */
 double sr_redis_restarted(const struct sr_redis *);
 
 /* vmod_streamroute_backend.c */

@@ -14,6 +14,14 @@
  *
  * Backends are only created here, on the request path, where the VCL is
  * warm (a task holds it busy); never from a background thread.
+ *
+ * No Varnish call is made under a shard lock: a new backend is made
+ * after a placeholder has claimed its address (the other fetches for
+ * that address wait for it; fetches for other addresses do not), and
+ * idle backends are taken out of the table under the lock but deleted
+ * after it.  A sweep inside a fetch deletes at most SR_SWEEP_MAX
+ * backends; when the table is full, a fetch for a new address sweeps at
+ * once rather than wait for the next periodic sweep.
  */
 
 #include "config.h"
@@ -35,12 +43,14 @@
 #include "VSC_streamroute.h"
 
 #define SR_BACKEND_SHARDS	16
+#define SR_SWEEP_MAX		8	/* deletions per sweep in a fetch */
 
 struct sr_backend {
 	unsigned			magic;
 #define SR_BACKEND_MAGIC		0x6bac4e1d
 	VRBT_ENTRY(sr_backend)		tree;
 	VCL_BACKEND			dir;	/* the table's reference */
+	unsigned			creating; /* dir is on its way */
 	double				last_used;
 	char				addr[SR_TARGET_MAX];
 };
@@ -49,6 +59,7 @@ VRBT_HEAD(sr_btree, sr_backend);
 
 struct sr_backend_shard {
 	pthread_mutex_t			mtx;
+	pthread_cond_t			cond;	/* a creation ended */
 	struct sr_btree			tree;
 };
 
@@ -65,6 +76,7 @@ struct sr_backends {
 
 	pthread_mutex_t			sweep_mtx;
 	double				next_sweep;
+	unsigned			sweep_shard;	/* where to go on */
 
 	struct sr_backend_shard		shard[SR_BACKEND_SHARDS];
 };
@@ -114,17 +126,19 @@ sr_backends_new(const struct vrt_backend *tmpl, const char *name,
 	AZ(pthread_mutex_init(&bs->sweep_mtx, NULL));
 	for (u = 0; u < SR_BACKEND_SHARDS; u++) {
 		AZ(pthread_mutex_init(&bs->shard[u].mtx, NULL));
+		AZ(pthread_cond_init(&bs->shard[u].cond, NULL));
 		VRBT_INIT(&bs->shard[u].tree);
 	}
 	return (bs);
 }
 
+/* Deletes a backend already out of the table; no lock held. */
 static void
-sr_backend_delete(VRT_CTX, struct sr_backends *bs, struct sr_backend_shard *sh,
-    struct sr_backend *b)
+sr_backend_delete(VRT_CTX, struct sr_backends *bs, struct sr_backend *b)
 {
 
-	VRBT_REMOVE(sr_btree, &sh->tree, b);
+	CHECK_OBJ_NOTNULL(b, SR_BACKEND_MAGIC);
+	AZ(b->creating);
 	VRT_delete_backend(ctx, &b->dir);
 	AZ(b->dir);
 	FREE_OBJ(b);
@@ -144,9 +158,12 @@ sr_backends_destroy(VRT_CTX, struct sr_backends **bsp)
 	TAKE_OBJ_NOTNULL(bs, bsp, SR_BACKENDS_MAGIC);
 	for (u = 0; u < SR_BACKEND_SHARDS; u++) {
 		sh = &bs->shard[u];
-		VRBT_FOREACH_SAFE(b, sr_btree, &sh->tree, b2)
-			sr_backend_delete(ctx, bs, sh, b);
+		VRBT_FOREACH_SAFE(b, sr_btree, &sh->tree, b2) {
+			VRBT_REMOVE(sr_btree, &sh->tree, b);
+			sr_backend_delete(ctx, bs, b);
+		}
 		AZ(pthread_mutex_destroy(&sh->mtx));
+		AZ(pthread_cond_destroy(&sh->cond));
 	}
 	AZ(bs->n);
 	AZ(pthread_mutex_destroy(&bs->sweep_mtx));
@@ -157,37 +174,52 @@ sr_backends_destroy(VRT_CTX, struct sr_backends **bsp)
 
 /*
  * Idle backends are swept on the request path, at most a few times per
- * idle period, by whichever worker comes first.
+ * idle period, by whichever worker comes first, or at once when the
+ * table is full (`full`).  One sweep deletes at most SR_SWEEP_MAX
+ * backends; when more are idle, the next fetch goes on where it ended.
  */
 static void
-sr_backends_sweep(VRT_CTX, struct sr_backends *bs, double now)
+sr_backends_sweep(VRT_CTX, struct sr_backends *bs, double now, int full)
 {
 	struct sr_backend_shard *sh;
-	struct sr_backend *b, *b2;
-	unsigned u;
+	struct sr_backend *b, *b2, *victim[SR_SWEEP_MAX];
+	unsigned u, i, n, more;
 
-	if (now < bs->next_sweep || pthread_mutex_trylock(&bs->sweep_mtx))
+	if ((!full && now < bs->next_sweep) ||
+	    pthread_mutex_trylock(&bs->sweep_mtx))
 		return;
-	if (now < bs->next_sweep) {
+	if (!full && now < bs->next_sweep) {
 		AZ(pthread_mutex_unlock(&bs->sweep_mtx));
 		return;
 	}
-	bs->next_sweep = now + bs->idle_timeout / 4;
-	for (u = 0; u < SR_BACKEND_SHARDS; u++) {
-		sh = &bs->shard[u];
+	n = more = 0;
+	for (u = 0; u < SR_BACKEND_SHARDS && !more; u++) {
+		i = (bs->sweep_shard + u) % SR_BACKEND_SHARDS;
+		sh = &bs->shard[i];
 		AZ(pthread_mutex_lock(&sh->mtx));
 		VRBT_FOREACH_SAFE(b, sr_btree, &sh->tree, b2) {
 			CHECK_OBJ(b, SR_BACKEND_MAGIC);
-			if (b->last_used + bs->idle_timeout > now)
+			if (b->creating || b->last_used + bs->idle_timeout > now)
 				continue;
-			VSLb(ctx->vsl, SLT_VCL_Log,
-			    "streamroute: %s: deleting idle backend %s",
-			    bs->name, b->addr);
-			sr_backend_delete(ctx, bs, sh, b);
+			if (n == SR_SWEEP_MAX) {
+				more = 1;
+				bs->sweep_shard = i;
+				break;
+			}
+			VRBT_REMOVE(sr_btree, &sh->tree, b);
+			victim[n++] = b;
 		}
 		AZ(pthread_mutex_unlock(&sh->mtx));
 	}
+	bs->next_sweep = more ? now : now + bs->idle_timeout / 4;
 	AZ(pthread_mutex_unlock(&bs->sweep_mtx));
+
+	for (i = 0; i < n; i++) {
+		VSLb(ctx->vsl, SLT_VCL_Log,
+		    "streamroute: %s: deleting idle backend %s",
+		    bs->name, victim[i]->addr);
+		sr_backend_delete(ctx, bs, victim[i]);
+	}
 }
 
 static VCL_BACKEND
@@ -200,7 +232,8 @@ sr_backend_create(VRT_CTX, const struct sr_backends *bs,
 	const struct sockaddr *sockaddr;
 	VCL_BACKEND dir;
 	unsigned salen;
-	char name[SR_TARGET_MAX + 64];
+	size_t namesz;
+	char *name;
 
 	sockaddr = sr_target_sockaddr(t, &salen);
 	sa = VSA_Malloc(sockaddr, salen);
@@ -212,11 +245,17 @@ sr_backend_create(VRT_CTX, const struct sr_backends *bs,
 		ep.ipv6 = sa;
 	be = bs->tmpl;
 	be.endpoint = &ep;
-	bprintf(name, "%s(%s)", bs->name, t->addr);
+	/* the object name has no length limit but the VCL compiler's */
+	namesz = strlen(bs->name) + strlen(t->addr) + 3;
+	name = malloc(namesz);
+	AN(name);
+	assert(snprintf(name, namesz, "%s(%s)", bs->name, t->addr) <
+	    (int)namesz);
 	be.vcl_name = name;
 	/* probes need a Host header: default to the address itself */
 	be.hosthdr = bs->hosthdr != NULL ? bs->hosthdr : t->addr;
 	dir = VRT_new_backend(ctx, &be);
+	free(name);
 	free(sa);
 	return (dir);
 }
@@ -231,7 +270,8 @@ sr_backends_get(VRT_CTX, struct sr_backends *bs, const struct sr_target *t,
 {
 	struct sr_backend_shard *sh;
 	struct sr_backend needle, *b;
-	VCL_BACKEND ref = NULL;
+	VCL_BACKEND ref = NULL, dir;
+	unsigned tries = 0;
 	double now;
 
 	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
@@ -240,39 +280,75 @@ sr_backends_get(VRT_CTX, struct sr_backends *bs, const struct sr_target *t,
 	AN(status);
 	*status = SR_BACKEND_OK;
 	now = VTIM_mono();
-	sr_backends_sweep(ctx, bs, now);
+	sr_backends_sweep(ctx, bs, now, 0);
 
 	sh = sr_backend_shard(bs, t->addr);
 	bprintf(needle.addr, "%s", t->addr);
+  again:
 	AZ(pthread_mutex_lock(&sh->mtx));
-	b = VRBT_FIND(sr_btree, &sh->tree, &needle);
-	if (b == NULL) {
-		if (__atomic_add_fetch(&bs->n, 1, __ATOMIC_RELAXED) > bs->max) {
-			(void)__atomic_sub_fetch(&bs->n, 1, __ATOMIC_RELAXED);
-			AZ(pthread_mutex_unlock(&sh->mtx));
-			*status = SR_BACKEND_FULL;
-			return (NULL);
-		}
-		ALLOC_OBJ(b, SR_BACKEND_MAGIC);
-		AN(b);
-		bprintf(b->addr, "%s", t->addr);
-		b->dir = sr_backend_create(ctx, bs, t);
-		if (b->dir == NULL) {
-			(void)__atomic_sub_fetch(&bs->n, 1, __ATOMIC_RELAXED);
-			AZ(pthread_mutex_unlock(&sh->mtx));
-			FREE_OBJ(b);
-			*status = SR_BACKEND_REFUSED;
-			return (NULL);
-		}
-		AZ(VRBT_INSERT(sr_btree, &sh->tree, b));
-		SR_COUNT(bs->vsc, backends_created);
-		SR_COUNT(bs->vsc, backends);
-		VSLb(ctx->vsl, SLT_VCL_Log,
-		    "streamroute: %s: created backend %s", bs->name, b->addr);
+	while ((b = VRBT_FIND(sr_btree, &sh->tree, &needle)) != NULL &&
+	    b->creating)
+		AZ(pthread_cond_wait(&sh->cond, &sh->mtx));
+	if (b != NULL) {
+		CHECK_OBJ(b, SR_BACKEND_MAGIC);
+		b->last_used = now;
+		VRT_Assign_Backend(&ref, b->dir);
+		AZ(pthread_mutex_unlock(&sh->mtx));
+		return (ref);
 	}
-	CHECK_OBJ(b, SR_BACKEND_MAGIC);
-	b->last_used = now;
-	VRT_Assign_Backend(&ref, b->dir);
 	AZ(pthread_mutex_unlock(&sh->mtx));
+
+	/* a new media server: when the table is full, make room first */
+	if (__atomic_load_n(&bs->n, __ATOMIC_RELAXED) >= bs->max)
+		sr_backends_sweep(ctx, bs, now, 1);
+	if (__atomic_add_fetch(&bs->n, 1, __ATOMIC_RELAXED) > bs->max) {
+		(void)__atomic_sub_fetch(&bs->n, 1, __ATOMIC_RELAXED);
+		*status = SR_BACKEND_FULL;
+		return (NULL);
+	}
+
+	/* claim the address, then make its backend outside the lock */
+	ALLOC_OBJ(b, SR_BACKEND_MAGIC);
+	AN(b);
+	bprintf(b->addr, "%s", t->addr);
+	b->creating = 1;
+	b->last_used = now;
+	AZ(pthread_mutex_lock(&sh->mtx));
+	if (VRBT_INSERT(sr_btree, &sh->tree, b) != NULL) {
+		/* another fetch claimed it meanwhile: use theirs */
+		AZ(pthread_mutex_unlock(&sh->mtx));
+		(void)__atomic_sub_fetch(&bs->n, 1, __ATOMIC_RELAXED);
+		FREE_OBJ(b);
+		if (++tries < 3)
+			goto again;
+		/* theirs keeps failing: so would ours */
+		*status = SR_BACKEND_REFUSED;
+		return (NULL);
+	}
+	AZ(pthread_mutex_unlock(&sh->mtx));
+
+	dir = sr_backend_create(ctx, bs, t);
+
+	AZ(pthread_mutex_lock(&sh->mtx));
+	b->creating = 0;
+	if (dir == NULL)
+		VRBT_REMOVE(sr_btree, &sh->tree, b);
+	else {
+		b->dir = dir;
+		VRT_Assign_Backend(&ref, b->dir);
+	}
+	AZ(pthread_cond_broadcast(&sh->cond));
+	AZ(pthread_mutex_unlock(&sh->mtx));
+
+	if (dir == NULL) {
+		(void)__atomic_sub_fetch(&bs->n, 1, __ATOMIC_RELAXED);
+		FREE_OBJ(b);
+		*status = SR_BACKEND_REFUSED;
+		return (NULL);
+	}
+	SR_COUNT(bs->vsc, backends_created);
+	SR_COUNT(bs->vsc, backends);
+	VSLb(ctx->vsl, SLT_VCL_Log, "streamroute: %s: created backend %s",
+	    bs->name, t->addr);
 	return (ref);
 }

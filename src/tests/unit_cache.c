@@ -38,18 +38,37 @@ fetch(void *priv, const char *key, size_t keylen, struct sr_route *r)
 	}
 }
 
+static void
+cfg_set(struct sr_cache_cfg *cfg, double ttl, double neg, double stale,
+    unsigned max, double wait)
+{
+
+	memset(cfg, 0, sizeof *cfg);
+	cfg->ttl = ttl;
+	cfg->negative_ttl = neg;
+	cfg->stale_ttl = stale;
+	cfg->max_entries = max;
+	cfg->wait_timeout = wait;
+}
+
 static struct sr_cache *
 cache(double ttl, double neg, double stale, unsigned max, double wait)
 {
 	struct sr_cache_cfg cfg;
 
-	memset(&cfg, 0, sizeof cfg);
-	cfg.ttl = ttl;
-	cfg.negative_ttl = neg;
-	cfg.stale_ttl = stale;
-	cfg.max_entries = max;
-	cfg.wait_timeout = wait;
+	cfg_set(&cfg, ttl, neg, stale, max, wait);
 	return (sr_cache_new(&cfg));
+}
+
+/* When the source "restarted empty", for the restart-grace tests */
+static double restarted_at;
+
+static double
+restarted(void *priv)
+{
+
+	(void)priv;
+	return (restarted_at);
 }
 
 static struct source src = { PTHREAD_MUTEX_INITIALIZER, 0, SR_ROUTE_NONE,
@@ -74,6 +93,253 @@ source_set(enum sr_route_state state, const char *value, useconds_t delay)
 	src.state = state;
 	src.value = value;
 	src.delay = delay;
+}
+
+/*
+ * While the source fails, a shard full of keys whose first fetch failed
+ * cannot push out a known route; nor can keys the source says are
+ * absent.  A real new route can.
+ */
+static void
+test_protect(void)
+{
+	struct sr_cache *c;
+	struct sr_route r;
+	unsigned u, fl, protected, shard, same;
+	char key[32];
+
+	/* 64 shards of one entry each: any key in "live"'s shard collides */
+	c = cache(1.0, 1.0, 60.0, 64, 1.0);
+	source_set(SR_ROUTE_FOUND, "10.0.0.1:80", 0);
+	(void)sr_cache_lookup(c, "live", 4, 100.0, fetch, &src, &r);
+	CHECK(r.state == SR_ROUTE_FOUND);
+	shard = sr_cache_shard(c, "live", 4);
+
+	source_set(SR_ROUTE_ERROR, NULL, 0);
+	protected = same = 0;
+	for (u = 0; u < 5000; u++) {
+		snprintf(key, sizeof key, "junk%u", u);
+		same += sr_cache_shard(c, key, strlen(key)) == shard;
+		fl = sr_cache_lookup(c, key, strlen(key), 105.0, fetch, &src,
+		    &r);
+		CHECK(r.state == SR_ROUTE_ERROR);
+		CHECK(!(fl & SR_LOOKUP_EVICTED));
+		protected += (fl & SR_LOOKUP_PROTECTED) != 0;
+	}
+	CHECK(same > 20);
+	CHECK(protected >= same);
+	/* failed keys take no place at all */
+	CHECK(sr_cache_entries(c) == 1);
+	(void)sr_cache_lookup(c, "live", 4, 106.0, fetch, &src, &r);
+	CHECK(r.state == SR_ROUTE_FOUND && r.source == SR_SRC_STALE);
+	CHECK(!strcmp(r.value, "10.0.0.1:80"));
+
+	/* negative answers do not displace it either */
+	source_set(SR_ROUTE_ABSENT, NULL, 0);
+	for (u = 0; u < 5000; u++) {
+		snprintf(key, sizeof key, "absent%u", u);
+		fl = sr_cache_lookup(c, key, strlen(key), 107.0, fetch, &src,
+		    &r);
+		CHECK(r.state == SR_ROUTE_ABSENT);
+		CHECK(!(fl & SR_LOOKUP_EVICTED));
+	}
+	CHECK(sr_cache_entries(c) <= 64);
+	source_set(SR_ROUTE_ERROR, NULL, 0);
+	(void)sr_cache_lookup(c, "live", 4, 108.0, fetch, &src, &r);
+	CHECK(r.state == SR_ROUTE_FOUND && r.source == SR_SRC_STALE);
+
+	/* a new stream in that shard does take the place of the old one */
+	for (u = 0; u < 5000; u++) {
+		snprintf(key, sizeof key, "new%u", u);
+		if (sr_cache_shard(c, key, strlen(key)) == shard)
+			break;
+	}
+	CHECK(u < 5000);
+	source_set(SR_ROUTE_FOUND, "10.0.0.2:80", 0);
+	fl = sr_cache_lookup(c, key, strlen(key), 109.0, fetch, &src, &r);
+	CHECK(r.state == SR_ROUTE_FOUND);
+	CHECK(fl & SR_LOOKUP_EVICTED);
+	source_set(SR_ROUTE_ERROR, NULL, 0);
+	(void)sr_cache_lookup(c, "live", 4, 109.5, fetch, &src, &r);
+	CHECK(r.state == SR_ROUTE_ERROR);
+	sr_cache_destroy(&c);
+
+	/* a known route past its stale time goes before one within it */
+	c = cache(1.0, 1.0, 10.0, 192, 1.0);	/* 3 a shard */
+	shard = sr_cache_shard(c, "live", 4);
+	source_set(SR_ROUTE_FOUND, "10.0.0.9:80", 0);
+	same = 0;
+	for (u = 0; u < 5000 && same < 2; u++) {
+		snprintf(key, sizeof key, "old%u", u);
+		if (sr_cache_shard(c, key, strlen(key)) != shard)
+			continue;
+		(void)sr_cache_lookup(c, key, strlen(key), 50.0, fetch, &src,
+		    &r);
+		same++;
+	}
+	CHECK(same == 2);
+	source_set(SR_ROUTE_FOUND, "10.0.0.1:80", 0);
+	(void)sr_cache_lookup(c, "live", 4, 100.0, fetch, &src, &r);
+	/* the dead routes are used more recently than "live" */
+	source_set(SR_ROUTE_ERROR, NULL, 0);
+	for (u = 0, same = 0; u < 5000 && same < 2; u++) {
+		snprintf(key, sizeof key, "old%u", u);
+		if (sr_cache_shard(c, key, strlen(key)) != shard)
+			continue;
+		(void)sr_cache_lookup(c, key, strlen(key), 100.5, fetch, &src,
+		    &r);
+		CHECK(r.state == SR_ROUTE_ERROR);
+		same++;
+	}
+	CHECK(sr_cache_entries(c) == 3);
+	for (u = 0; u < 5000; u++) {
+		snprintf(key, sizeof key, "brandnew%u", u);
+		if (sr_cache_shard(c, key, strlen(key)) == shard)
+			break;
+	}
+	source_set(SR_ROUTE_FOUND, "10.0.0.2:80", 0);
+	fl = sr_cache_lookup(c, key, strlen(key), 101.0, fetch, &src, &r);
+	CHECK(r.state == SR_ROUTE_FOUND);
+	CHECK(!(fl & SR_LOOKUP_EVICTED));
+	CHECK(sr_cache_entries(c) == 3);
+	source_set(SR_ROUTE_ERROR, NULL, 0);
+	(void)sr_cache_lookup(c, "live", 4, 102.0, fetch, &src, &r);
+	CHECK(r.state == SR_ROUTE_FOUND && r.source == SR_SRC_STALE);
+	sr_cache_destroy(&c);
+}
+
+/* Two caches on one store: shared facts, each its own TTLs */
+static void
+test_share(void)
+{
+	struct sr_cache_cfg cfg;
+	struct sr_cache *c1, *c2;
+	struct sr_route r;
+
+	c1 = cache(1.0, 1.0, 5.0, 1000, 1.0);
+	source_set(SR_ROUTE_FOUND, "10.0.0.1:80", 0);
+	(void)sr_cache_lookup(c1, "a", 1, 100.0, fetch, &src, &r);
+	CHECK(src.calls == 1);
+
+	cfg_set(&cfg, 10.0, 1.0, 0.0, 1000, 1.0);
+	c2 = sr_cache_share(c1, &cfg);
+	CHECK(c2 != NULL);
+	CHECK(sr_cache_entries(c2) == 1);
+	/* c2's route_ttl: still fresh */
+	(void)sr_cache_lookup(c2, "a", 1, 105.0, fetch, &src, &r);
+	CHECK(r.state == SR_ROUTE_FOUND && r.source == SR_SRC_CACHE);
+	CHECK(src.calls == 1);
+	/* c1's: expired, and stale while the source fails */
+	source_set(SR_ROUTE_ERROR, NULL, 0);
+	(void)sr_cache_lookup(c1, "a", 1, 105.0, fetch, &src, &r);
+	CHECK(r.state == SR_ROUTE_FOUND && r.source == SR_SRC_STALE);
+	/* c2 has no stale time */
+	(void)sr_cache_lookup(c2, "a", 1, 111.0, fetch, &src, &r);
+	CHECK(r.state == SR_ROUTE_ERROR);
+
+	/* the store outlives the cache that made it */
+	sr_cache_destroy(&c1);
+	source_set(SR_ROUTE_FOUND, "10.0.0.2:80", 0);
+	(void)sr_cache_lookup(c2, "b", 1, 120.0, fetch, &src, &r);
+	(void)sr_cache_lookup(c2, "b", 1, 121.0, fetch, &src, &r);
+	CHECK(r.source == SR_SRC_CACHE && !strcmp(r.value, "10.0.0.2:80"));
+	CHECK(src.calls == 1);
+	CHECK(sr_cache_entries(c2) == 2);
+	sr_cache_destroy(&c2);
+}
+
+/* A Redis that restarted empty is not believed at once */
+static void
+test_keep(void)
+{
+	struct sr_cache_cfg cfg;
+	struct sr_cache *c;
+	struct sr_route r;
+
+	/* the decision alone: ttl 1, stale 10, grace 5 */
+	cfg_set(&cfg, 1.0, 1.0, 10.0, 1000, 1.0);
+	cfg.restart_grace = 5.0;
+	CHECK(!sr_cache_keep(&cfg, 100.0, 0.0, 101.0));	/* no restart */
+	CHECK(sr_cache_keep(&cfg, 100.0, 103.0, 103.5));
+	CHECK(sr_cache_keep(&cfg, 100.0, 103.0, 107.9));
+	CHECK(!sr_cache_keep(&cfg, 100.0, 103.0, 108.0));	/* grace over */
+	CHECK(!sr_cache_keep(&cfg, 104.0, 103.0, 104.5));	/* learned after */
+	CHECK(sr_cache_keep(&cfg, 100.0, 110.9, 111.0));	/* stale at restart */
+	CHECK(!sr_cache_keep(&cfg, 100.0, 111.0, 111.5));	/* unusable by then */
+	cfg.restart_grace = 0;
+	CHECK(!sr_cache_keep(&cfg, 100.0, 103.0, 103.5));	/* disabled */
+
+	/* through look-ups */
+	cfg_set(&cfg, 1.0, 1.0, 10.0, 1000, 1.0);
+	cfg.restart_grace = 5.0;
+	cfg.restarted = restarted;
+	c = sr_cache_new(&cfg);
+	restarted_at = 0;
+	source_set(SR_ROUTE_FOUND, "10.0.0.1:80", 0);
+	(void)sr_cache_lookup(c, "a", 1, 100.0, fetch, &src, &r);
+	/* absent without a restart: believed */
+	source_set(SR_ROUTE_ABSENT, NULL, 0);
+	(void)sr_cache_lookup(c, "a", 1, 102.0, fetch, &src, &r);
+	CHECK(r.state == SR_ROUTE_ABSENT && r.source == SR_SRC_FETCH);
+
+	source_set(SR_ROUTE_FOUND, "10.0.0.2:80", 0);
+	(void)sr_cache_lookup(c, "a", 1, 200.0, fetch, &src, &r);
+	restarted_at = 204.0;
+	source_set(SR_ROUTE_ABSENT, NULL, 0);
+	(void)sr_cache_lookup(c, "a", 1, 205.0, fetch, &src, &r);
+	CHECK(r.state == SR_ROUTE_FOUND && r.source == SR_SRC_KEPT);
+	CHECK(!strcmp(r.value, "10.0.0.2:80") && r.len == 11);
+	/* kept answers are not cached: Redis is asked each time */
+	(void)sr_cache_lookup(c, "a", 1, 208.9, fetch, &src, &r);
+	CHECK(r.state == SR_ROUTE_FOUND && r.source == SR_SRC_KEPT);
+	CHECK(src.calls == 2);
+	/* the grace has passed: the stream has ended */
+	(void)sr_cache_lookup(c, "a", 1, 209.0, fetch, &src, &r);
+	CHECK(r.state == SR_ROUTE_ABSENT && r.source == SR_SRC_FETCH);
+	/* written again: routed */
+	source_set(SR_ROUTE_FOUND, "10.0.0.2:80", 0);
+	(void)sr_cache_lookup(c, "a", 1, 210.0, fetch, &src, &r);
+	CHECK(r.state == SR_ROUTE_FOUND && r.source == SR_SRC_FETCH);
+
+	/* a key never routed is absent at once */
+	source_set(SR_ROUTE_ABSENT, NULL, 0);
+	(void)sr_cache_lookup(c, "b", 1, 205.0, fetch, &src, &r);
+	CHECK(r.state == SR_ROUTE_ABSENT);
+
+	/* an invalidated route is not kept */
+	source_set(SR_ROUTE_FOUND, "10.0.0.3:80", 0);
+	(void)sr_cache_lookup(c, "c", 1, 300.0, fetch, &src, &r);
+	restarted_at = 301.0;
+	CHECK(sr_cache_invalidate(c, "c", 1));
+	source_set(SR_ROUTE_ABSENT, NULL, 0);
+	(void)sr_cache_lookup(c, "c", 1, 302.0, fetch, &src, &r);
+	CHECK(r.state == SR_ROUTE_ABSENT);
+	sr_cache_destroy(&c);
+}
+
+/* The shard of a key depends on the seed */
+static void
+test_seed(void)
+{
+	struct sr_cache_cfg cfg;
+	struct sr_cache *c1, *c2;
+	unsigned u, differ;
+	char key[32];
+
+	cfg_set(&cfg, 1.0, 1.0, 1.0, 1000, 1.0);
+	cfg.seed = 1;
+	c1 = sr_cache_new(&cfg);
+	cfg.seed = 2;
+	c2 = sr_cache_new(&cfg);
+	differ = 0;
+	for (u = 0; u < 100; u++) {
+		snprintf(key, sizeof key, "k%u", u);
+		differ += sr_cache_shard(c1, key, strlen(key)) !=
+		    sr_cache_shard(c2, key, strlen(key));
+	}
+	CHECK(differ > 80);
+	sr_cache_destroy(&c1);
+	sr_cache_destroy(&c2);
 }
 
 int
@@ -219,5 +485,9 @@ main(void)
 	CHECK(fetched == 1);
 	sr_cache_destroy(&herd_cache);
 
+	test_protect();
+	test_share();
+	test_keep();
+	test_seed();
 	return (unit_report("unit_cache"));
 }
