@@ -100,6 +100,38 @@ sr_log(VRT_CTX, enum VSL_tag_e tag, const char *fmt, ...)
 
 /*--------------------------------------------------------------------*/
 
+struct VSC_lck *lck_sr_redis_pool, *lck_sr_redis_health, *lck_sr_backends;
+static struct vsc_seg *lck_seg_redis_pool, *lck_seg_redis_health,
+    *lck_seg_backends;
+static unsigned lck_holders;
+
+static void
+sr_locks_hold(void)
+{
+
+	if (lck_holders++ > 0)
+		return;
+	lck_sr_redis_pool = Lck_CreateClass(&lck_seg_redis_pool,
+	    "sr_redis_pool");
+	lck_sr_redis_health = Lck_CreateClass(&lck_seg_redis_health,
+	    "sr_redis_health");
+	lck_sr_backends = Lck_CreateClass(&lck_seg_backends, "sr_backends");
+}
+
+static void
+sr_locks_release(void)
+{
+
+	assert(lck_holders > 0);
+	if (--lck_holders > 0)
+		return;
+	Lck_DestroyClass(&lck_seg_redis_pool);
+	Lck_DestroyClass(&lck_seg_redis_health);
+	Lck_DestroyClass(&lck_seg_backends);
+}
+
+/*--------------------------------------------------------------------*/
+
 int v_matchproto_(vmod_event_f)
 vmod_event_function(VRT_CTX, struct vmod_priv *priv, enum vcl_event_e e)
 {
@@ -171,6 +203,7 @@ sr_router_free(VRT_CTX, struct vmod_streamroute_router *rt)
 	free(rt->cache_id);
 	free(rt->vcl_name);
 	FREE_OBJ(rt);
+	sr_locks_release();
 }
 
 /*--------------------------------------------------------------------
@@ -294,6 +327,7 @@ vmod_router__init(VRT_CTX, struct vmod_streamroute_router **rtp,
 
 	ALLOC_OBJ(rt, VMOD_STREAMROUTE_ROUTER_MAGIC);
 	AN(rt);
+	sr_locks_hold();
 	rt->vcl_name = strdup(vcl_name);
 	AN(rt->vcl_name);
 	rt->vcl = ctx->vcl;

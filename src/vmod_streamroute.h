@@ -9,16 +9,24 @@
  * and the router calls the backends after the look-up has returned.
  * Within the Redis client, a pool's lock and a health record's lock are
  * never held together.  Within the backends: the sweep lock, then a
- * backend shard lock, then Varnish's own locks (taken inside
- * VRT_new_backend and VRT_Assign_Backend).  Varnish never calls back
- * into the VMOD while it holds a lock of its own: our backends are
- * plain Varnish backends.
+ * backend shard lock, then Varnish's own lock inside VRT_Assign_Backend;
+ * VRT_new_backend and VRT_delete_backend run with no lock of ours held.
+ * Varnish never calls back into the VMOD while it holds a lock of its
+ * own: our backends are plain Varnish backends.
  */
 
 struct VSC_streamroute;
 struct vsl_log;
 struct sr_route;
 struct sr_target;
+
+/*
+ * vmod_streamroute.c: the lock classes, so that LCK.sr_redis_pool.*,
+ * LCK.sr_redis_health.* and LCK.sr_backends.* show contention.  They
+ * exist while any router does.  CLI thread only.
+ */
+extern struct VSC_lck *lck_sr_redis_pool, *lck_sr_redis_health,
+    *lck_sr_backends;
 
 #define SR_COUNT(vsc, field)						\
 	(void)__atomic_add_fetch(&(vsc)->field, 1, __ATOMIC_RELAXED)

@@ -58,7 +58,7 @@ struct sr_backend {
 VRBT_HEAD(sr_btree, sr_backend);
 
 struct sr_backend_shard {
-	pthread_mutex_t			mtx;
+	struct lock			mtx;
 	pthread_cond_t			cond;	/* a creation ended */
 	struct sr_btree			tree;
 };
@@ -74,7 +74,7 @@ struct sr_backends {
 	double				idle_timeout;
 	struct VSC_streamroute		*vsc;
 
-	pthread_mutex_t			sweep_mtx;
+	struct lock			sweep_mtx;
 	double				next_sweep;
 	unsigned			sweep_shard;	/* where to go on */
 
@@ -123,9 +123,9 @@ sr_backends_new(const struct vrt_backend *tmpl, const char *name,
 	bs->max = max;
 	bs->idle_timeout = idle_timeout;
 	bs->vsc = vsc;
-	AZ(pthread_mutex_init(&bs->sweep_mtx, NULL));
+	Lck_New(&bs->sweep_mtx, lck_sr_backends);
 	for (u = 0; u < SR_BACKEND_SHARDS; u++) {
-		AZ(pthread_mutex_init(&bs->shard[u].mtx, NULL));
+		Lck_New(&bs->shard[u].mtx, lck_sr_backends);
 		AZ(pthread_cond_init(&bs->shard[u].cond, NULL));
 		VRBT_INIT(&bs->shard[u].tree);
 	}
@@ -162,11 +162,11 @@ sr_backends_destroy(VRT_CTX, struct sr_backends **bsp)
 			VRBT_REMOVE(sr_btree, &sh->tree, b);
 			sr_backend_delete(ctx, bs, b);
 		}
-		AZ(pthread_mutex_destroy(&sh->mtx));
+		Lck_Delete(&sh->mtx);
 		AZ(pthread_cond_destroy(&sh->cond));
 	}
 	AZ(bs->n);
-	AZ(pthread_mutex_destroy(&bs->sweep_mtx));
+	Lck_Delete(&bs->sweep_mtx);
 	free(bs->hosthdr);
 	free(bs->name);
 	FREE_OBJ(bs);
@@ -186,17 +186,17 @@ sr_backends_sweep(VRT_CTX, struct sr_backends *bs, double now, int full)
 	unsigned u, i, n, more;
 
 	if ((!full && now < bs->next_sweep) ||
-	    pthread_mutex_trylock(&bs->sweep_mtx))
+	    Lck_Trylock(&bs->sweep_mtx))
 		return;
 	if (!full && now < bs->next_sweep) {
-		AZ(pthread_mutex_unlock(&bs->sweep_mtx));
+		Lck_Unlock(&bs->sweep_mtx);
 		return;
 	}
 	n = more = 0;
 	for (u = 0; u < SR_BACKEND_SHARDS && !more; u++) {
 		i = (bs->sweep_shard + u) % SR_BACKEND_SHARDS;
 		sh = &bs->shard[i];
-		AZ(pthread_mutex_lock(&sh->mtx));
+		Lck_Lock(&sh->mtx);
 		VRBT_FOREACH_SAFE(b, sr_btree, &sh->tree, b2) {
 			CHECK_OBJ(b, SR_BACKEND_MAGIC);
 			if (b->creating || b->last_used + bs->idle_timeout > now)
@@ -209,10 +209,10 @@ sr_backends_sweep(VRT_CTX, struct sr_backends *bs, double now, int full)
 			VRBT_REMOVE(sr_btree, &sh->tree, b);
 			victim[n++] = b;
 		}
-		AZ(pthread_mutex_unlock(&sh->mtx));
+		Lck_Unlock(&sh->mtx);
 	}
 	bs->next_sweep = more ? now : now + bs->idle_timeout / 4;
-	AZ(pthread_mutex_unlock(&bs->sweep_mtx));
+	Lck_Unlock(&bs->sweep_mtx);
 
 	for (i = 0; i < n; i++) {
 		VSLb(ctx->vsl, SLT_VCL_Log,
@@ -285,18 +285,18 @@ sr_backends_get(VRT_CTX, struct sr_backends *bs, const struct sr_target *t,
 	sh = sr_backend_shard(bs, t->addr);
 	bprintf(needle.addr, "%s", t->addr);
   again:
-	AZ(pthread_mutex_lock(&sh->mtx));
+	Lck_Lock(&sh->mtx);
 	while ((b = VRBT_FIND(sr_btree, &sh->tree, &needle)) != NULL &&
 	    b->creating)
-		AZ(pthread_cond_wait(&sh->cond, &sh->mtx));
+		(void)Lck_CondWait(&sh->cond, &sh->mtx);
 	if (b != NULL) {
 		CHECK_OBJ(b, SR_BACKEND_MAGIC);
 		b->last_used = now;
 		VRT_Assign_Backend(&ref, b->dir);
-		AZ(pthread_mutex_unlock(&sh->mtx));
+		Lck_Unlock(&sh->mtx);
 		return (ref);
 	}
-	AZ(pthread_mutex_unlock(&sh->mtx));
+	Lck_Unlock(&sh->mtx);
 
 	/* a new media server: when the table is full, make room first */
 	if (__atomic_load_n(&bs->n, __ATOMIC_RELAXED) >= bs->max)
@@ -313,10 +313,10 @@ sr_backends_get(VRT_CTX, struct sr_backends *bs, const struct sr_target *t,
 	bprintf(b->addr, "%s", t->addr);
 	b->creating = 1;
 	b->last_used = now;
-	AZ(pthread_mutex_lock(&sh->mtx));
+	Lck_Lock(&sh->mtx);
 	if (VRBT_INSERT(sr_btree, &sh->tree, b) != NULL) {
 		/* another fetch claimed it meanwhile: use theirs */
-		AZ(pthread_mutex_unlock(&sh->mtx));
+		Lck_Unlock(&sh->mtx);
 		(void)__atomic_sub_fetch(&bs->n, 1, __ATOMIC_RELAXED);
 		FREE_OBJ(b);
 		if (++tries < 3)
@@ -325,11 +325,11 @@ sr_backends_get(VRT_CTX, struct sr_backends *bs, const struct sr_target *t,
 		*status = SR_BACKEND_REFUSED;
 		return (NULL);
 	}
-	AZ(pthread_mutex_unlock(&sh->mtx));
+	Lck_Unlock(&sh->mtx);
 
 	dir = sr_backend_create(ctx, bs, t);
 
-	AZ(pthread_mutex_lock(&sh->mtx));
+	Lck_Lock(&sh->mtx);
 	b->creating = 0;
 	if (dir == NULL)
 		VRBT_REMOVE(sr_btree, &sh->tree, b);
@@ -338,7 +338,7 @@ sr_backends_get(VRT_CTX, struct sr_backends *bs, const struct sr_target *t,
 		VRT_Assign_Backend(&ref, b->dir);
 	}
 	AZ(pthread_cond_broadcast(&sh->cond));
-	AZ(pthread_mutex_unlock(&sh->mtx));
+	Lck_Unlock(&sh->mtx);
 
 	if (dir == NULL) {
 		(void)__atomic_sub_fetch(&bs->n, 1, __ATOMIC_RELAXED);

@@ -89,16 +89,6 @@
 #define SR_SLACK	0.1	/* scheduling, in the exported wait bound */
 #define SR_QUEUE_WAIT	4	/* x (setup + round trip): a queued look-up */
 
-/*--------------------------------------------------------------------
- * Locks: one class for the pools, one for the health records, so that
- * LCK.sr_redis_pool.* and LCK.sr_redis_health.* show their contention.
- * CLI thread only.
- */
-
-static unsigned sr_lck_refs;
-static struct vsc_seg *sr_lck_pool_seg, *sr_lck_health_seg;
-static struct VSC_lck *lck_sr_redis_pool, *lck_sr_redis_health;
-
 /*--------------------------------------------------------------------*/
 
 struct sr_redis;
@@ -410,12 +400,6 @@ sr_redis_new(const struct sr_redis_cfg *cfg, struct VSC_streamroute *vsc,
 	AN(vsc);
 	assert(cfg->max_conns > 0);
 	assert(cfg->retry_after >= SR_REDIS_RETRY_MIN);
-	if (sr_lck_refs++ == 0) {
-		lck_sr_redis_pool = Lck_CreateClass(&sr_lck_pool_seg,
-		    "sr_redis_pool");
-		lck_sr_redis_health = Lck_CreateClass(&sr_lck_health_seg,
-		    "sr_redis_health");
-	}
 	ALLOC_OBJ(r, SR_REDIS_MAGIC);
 	AN(r);
 	r->cfg = *cfg;
@@ -532,11 +516,6 @@ sr_redis_destroy(struct sr_redis **rp)
 	free(r->cfg.master);
 	sr_targetlist_fini(&r->cfg.sentinels);
 	FREE_OBJ(r);
-	assert(sr_lck_refs > 0);
-	if (--sr_lck_refs == 0) {
-		Lck_DestroyClass(&sr_lck_pool_seg);
-		Lck_DestroyClass(&sr_lck_health_seg);
-	}
 }
 
 /*--------------------------------------------------------------------
