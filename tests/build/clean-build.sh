@@ -9,6 +9,8 @@
 #
 # Environment: BUILD_ROUNDS (default 3), BUILD_JOBS (default 16).
 set -u
+# run from "make check": the outer make's flags (-w, jobs) must not leak in
+unset MAKEFLAGS MFLAGS MAKELEVEL
 top=$(cd "$(dirname "$0")/../.." && pwd)
 rounds=${BUILD_ROUNDS:-3}
 jobs=${BUILD_JOBS:-16}
