@@ -24,8 +24,16 @@
 
 : "${SR_REPO:?set SR_REPO to the repository before sourcing scripts/lib/stack.sh}"
 
+# a process that has exited but is not yet reaped (a zombie) has ended: the
+# init of a container or VM may reap orphans only every few seconds
+_sr_running() {
+	kill -0 "$1" 2>/dev/null || return 1
+	[ ! -r "/proc/$1/stat" ] ||
+	    [ "$(sed -n 's/.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
 sr_alive() {
-	[ -s "$1" ] && kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null
+	[ -s "$1" ] && _sr_running "$(cat "$1" 2>/dev/null)"
 }
 
 # sr_stop PIDFILE SECONDS SIG... -- send the first signal, wait at most
@@ -43,10 +51,10 @@ sr_stop() {
 		''|*[!0-9]*) ;;
 		*)
 			for _sig in "$@"; do
-				kill -0 "$_pid" 2>/dev/null || break
+				_sr_running "$_pid" || break
 				kill -"$_sig" "$_pid" 2>/dev/null || break
 				_i=0
-				while kill -0 "$_pid" 2>/dev/null &&
+				while _sr_running "$_pid" &&
 				    [ $_i -lt $((_secs * 10)) ]; do
 					sleep 0.1; _i=$((_i + 1))
 				done
