@@ -65,7 +65,7 @@ done
 [ -n "$rtmp" ] && [ -n "$http" ] && [ -n "$redis" ] || usage
 [ -n "$addr" ] || addr=127.0.0.1:$http
 if [ ! -f "$MODULE" ]; then
-	echo "media-server.sh: $MODULE missing: apt-get install nginx libnginx-mod-rtmp" >&2
+	echo "media-server.sh: $MODULE missing: scripts/install-deps.sh media" >&2
 	exit 1
 fi
 

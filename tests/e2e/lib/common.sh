@@ -31,7 +31,7 @@ skip() { say "SKIP: $*"; exit 77; }
 need() {
 	for c in "$@"; do
 		command -v "$c" >/dev/null 2>&1 ||
-		    skip "$c is not installed (scripts/install-deps.sh, or apt-get install nginx libnginx-mod-rtmp ffmpeg chromium)"
+		    skip "$c is not installed (scripts/install-deps.sh: scripts/packages.txt)"
 	done
 }
 
@@ -45,7 +45,7 @@ need_base() {
 need_media() {
 	need nginx ffmpeg ffprobe
 	[ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] ||
-	    skip "nginx-rtmp is not installed (apt-get install libnginx-mod-rtmp)"
+	    skip "nginx-rtmp is not installed (scripts/install-deps.sh media)"
 }
 
 # the temporary directory; varnishd's child (user vcache) must reach the
