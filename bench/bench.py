@@ -54,6 +54,13 @@ def median(xs):
 # Processes
 
 class Procs:
+    """The bench's processes run in the foreground as its own children rather
+    than through scripts/lib/stack.sh: it waits on them with Popen.wait, the
+    outage scenario freezes Redis with SIGSTOP and kills it mid-run, and
+    callgrind wraps varnishd, whose cache process it finds under the
+    manager's PID.  The stop follows sr_stop: the signal, a bounded
+    wait, then KILL."""
+
     def __init__(self, rundir):
         self.rundir = rundir
         self.procs = []  # (name, Popen)
@@ -1155,7 +1162,7 @@ def main():
     a.scenarios = a.scenarios.split(",")
     for tool in ("varnishd", "redis-server", "redis-cli", "nginx", "wrk"):
         if not shutil.which(tool):
-            log("missing: %s (apt-get install varnish redis-server nginx-light wrk valgrind)" % tool)
+            log("missing: %s (scripts/install-deps.sh build run media bench)" % tool)
             return 2
     if "callgrind" in a.scenarios and not shutil.which("valgrind"):
         log("missing: valgrind")

@@ -3,8 +3,8 @@
 #   bench/run.sh            full run (about 15 minutes), results in bench/results/
 #   bench/run.sh --smoke    seconds: checks the harness works (CI)
 #   bench/run.sh --help     every option
-# Needs: varnish redis-server nginx-light wrk valgrind python3, and the VMOD
-# built (./autogen.sh && ./configure && make).
+# Needs: scripts/install-deps.sh build run media bench (scripts/packages.txt),
+# and the VMOD built (./autogen.sh && ./configure && make).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 if [ ! -e "$here/../src/.libs/libvmod_streamroute.so" ]; then

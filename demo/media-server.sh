@@ -24,6 +24,8 @@
 # --listen (default 127.0.0.1) only.
 set -eu
 DEMO=$(cd "$(dirname "$0")" && pwd)
+SR_REPO=$(cd "$DEMO/.." && pwd)
+. "$SR_REPO/scripts/lib/stack.sh"
 MODULE=/usr/lib/nginx/modules/ngx_rtmp_module.so
 
 usage() {
@@ -35,21 +37,9 @@ usage() {
 cmd=$1 dir=$2
 shift 2
 
-stop() {
-	[ -f "$dir/nginx.pid" ] || return 0
-	pid=$(cat "$dir/nginx.pid" 2>/dev/null || true)
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		# QUIT: graceful, nginx-rtmp closes the streams, so the
-		# registration helpers release their routes
-		kill -QUIT "$pid" 2>/dev/null || true
-		i=0
-		while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
-			sleep 0.1; i=$((i + 1))
-		done
-		kill -TERM "$pid" 2>/dev/null || true
-	fi
-	rm -f "$dir/nginx.pid"
-}
+# QUIT: graceful, nginx-rtmp closes the streams, so the registration
+# helpers release their routes; TERM after 5 s
+stop() { sr_media_stop "$dir"; }
 
 case $cmd in
 stop)	stop; exit 0 ;;
@@ -75,7 +65,7 @@ done
 [ -n "$rtmp" ] && [ -n "$http" ] && [ -n "$redis" ] || usage
 [ -n "$addr" ] || addr=127.0.0.1:$http
 if [ ! -f "$MODULE" ]; then
-	echo "media-server.sh: $MODULE missing: apt-get install nginx libnginx-mod-rtmp" >&2
+	echo "media-server.sh: $MODULE missing: scripts/install-deps.sh media" >&2
 	exit 1
 fi
 

@@ -9,8 +9,12 @@
 # RTMP_URL is rtmp://<media server>:<port>/live/<stream key>.  Defaults:
 # 320x180 at 10 fps, ultrafast preset, one key frame every 2 s: cheap
 # enough to leave running on a shared machine.  The ffmpeg log goes to
-# PIDFILE.log.
+# PIDFILE.log.  start and stop are scripts/lib/stack.sh's sr_publish_start
+# and sr_publish_stop (TERM: ffmpeg ends the RTMP session cleanly; KILL
+# after 3 s).
 set -eu
+SR_REPO=$(cd "$(dirname "$0")/.." && pwd)
+. "$SR_REPO/scripts/lib/stack.sh"
 
 usage() {
 	sed -n '5,7p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -33,27 +37,12 @@ run)
 	;;
 start)
 	[ $# -ge 3 ] || usage
-	pidfile=$2
-	shift 2
-	"$0" stop "$pidfile"
-	"$0" run "$@" >"$pidfile.log" 2>&1 &
-	echo $! >"$pidfile"
+	shift
+	sr_publish_start "$@"
 	;;
 stop)
 	[ $# -eq 2 ] || usage
-	pidfile=$2
-	[ -f "$pidfile" ] || exit 0
-	pid=$(cat "$pidfile")
-	if kill -0 "$pid" 2>/dev/null; then
-		# ffmpeg ends the RTMP session cleanly on TERM
-		kill -TERM "$pid" 2>/dev/null || true
-		i=0
-		while kill -0 "$pid" 2>/dev/null && [ $i -lt 30 ]; do
-			sleep 0.1; i=$((i + 1))
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	rm -f "$pidfile"
+	sr_publish_stop "$2"
 	;;
 *)
 	usage

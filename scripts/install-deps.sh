@@ -1,30 +1,28 @@
 #!/bin/sh
-# Installs what building, running and testing streamroute needs, from
-# Debian bookworm's archive.  Run as root.
+# Installs the Debian bookworm packages of scripts/packages.txt (the one
+# package list).  Run as root.
 #
-# STREAMROUTE_DEPS=image (the container build) installs only what the
-# image needs: build, run and the media-server tier, not the test tools.
+#   scripts/install-deps.sh              every group (CI: build, run, test)
+#   scripts/install-deps.sh GROUP...     those groups, e.g. "build run media"
+#                                        (the container image)
+#
+# The group "player" (nodejs npm) is left out when npm is already there.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
-install() {
-	apt-get install -y -q --no-install-recommends "$@"
-}
-apt-get update -q
-install \
-	build-essential autoconf automake libtool pkg-config \
-	python3 python3-docutils \
-	varnish libvarnishapi-dev libhiredis-dev \
-	redis-server redis-tools curl ca-certificates iproute2 procps \
-	nginx libnginx-mod-rtmp ffmpeg
-[ "${STREAMROUTE_DEPS:-all}" = image ] && exit 0
+LIST=$(dirname "$0")/packages.txt
+groups() { awk '$1 !~ /^#/ && NF > 1 && !seen[$1]++ {print $1}' "$LIST"; }
 
-# the tests: browser players, containers (podman with runc; dnsname lets
-# compose services find each other), benchmarks
-install \
-	chromium fonts-dejavu-core \
-	podman buildah runc debootstrap podman-compose \
-	golang-github-containernetworking-plugin-dnsname \
-	wrk valgrind
-# npm fetches hls.js and playwright-core; a machine with its own Node.js
-# (whose npm conflicts with Debian's) keeps it
-command -v npm >/dev/null 2>&1 || install nodejs npm
+[ $# -gt 0 ] || set -- $(groups)
+want=
+for g in "$@"; do
+	groups | grep -qx "$g" ||
+	    { echo "install-deps.sh: no group '$g' in $LIST ($(groups | paste -sd' ' -))" >&2; exit 2; }
+	[ "$g" = player ] && command -v npm >/dev/null 2>&1 && continue
+	want="$want $g"
+done
+pkgs=$(awk -v want="$want " '$1 !~ /^#/ && index(want, " " $1 " ") {
+    for (i = 2; i <= NF; i++) print $i }' "$LIST")
+[ -n "$pkgs" ] || exit 0
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $pkgs

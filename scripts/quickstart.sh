@@ -19,6 +19,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
+SR_REPO=$REPO
+. scripts/lib/stack.sh
 ORIGIN_PORT=${SR_ORIGIN_PORT:-8080}
 REDIS_PORT=${SR_REDIS_PORT:-6380}
 MEDIA_PORT=${SR_MEDIA_PORT:-8081}
@@ -31,27 +33,17 @@ VCLDIR=/usr/share/varnish/vcl/streamroute
 say() { echo "quickstart: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-
+# stop in reverse order of start, each by its pidfile
 stop_all() {
-	demo/publish.sh stop "$STATE/publish.pid"
-	for f in "$STATE/varnishd.pid" "$STATE/redis.pid"; do
-		if pid_alive "$f"; then
-			pid=$(cat "$f")
-			kill -TERM "$pid"
-			i=0
-			while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
-				sleep 0.1; i=$((i + 1))
-			done
-		fi
-		rm -f "$f"
-	done
-	demo/media-server.sh stop "$STATE/media1"
+	sr_publish_stop "$STATE/publish.pid"
+	sr_varnish_stop "$STATE/varnishd.pid"
+	sr_redis_stop "$STATE/redis.pid"
+	sr_media_stop "$STATE/media1"
 }
 
 status() {
 	for f in publish varnishd redis media1/nginx; do
-		if pid_alive "$STATE/$f.pid"; then
+		if sr_alive "$STATE/$f.pid"; then
 			echo "${f%/nginx}: running (pid $(cat "$STATE/$f.pid"))"
 		else
 			echo "${f%/nginx}: stopped"
@@ -80,14 +72,8 @@ done
 command -v npm >/dev/null 2>&1 || missing="$missing npm"
 if [ -n "$missing" ]; then
 	say "installing what is missing:$missing (log: /tmp/streamroute-apt.log)"
-	{
-		scripts/install-deps.sh &&
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-		    --no-install-recommends nginx libnginx-mod-rtmp ffmpeg \
-		    iproute2 procps &&
-		{ command -v npm >/dev/null 2>&1 ||
-		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; }
-	} >/tmp/streamroute-apt.log 2>&1 ||
+	# the groups of scripts/packages.txt the quick start needs
+	scripts/install-deps.sh build run media player >/tmp/streamroute-apt.log 2>&1 ||
 	    { tail -n 20 /tmp/streamroute-apt.log >&2; die "installing packages failed"; }
 fi
 
@@ -97,8 +83,8 @@ for v in ORIGIN_PORT REDIS_PORT MEDIA_PORT RTMP_PORT PAGE_PORT; do
 	eval "p=\$$v"
 	if ss -Htln "sport = :$p" | grep -q .; then
 		# ours, from an earlier run?  Then it will be restarted.
-		if ! pid_alive "$STATE/varnishd.pid" && ! pid_alive "$STATE/redis.pid" &&
-		    ! pid_alive "$STATE/media1/nginx.pid"; then
+		if ! sr_alive "$STATE/varnishd.pid" && ! sr_alive "$STATE/redis.pid" &&
+		    ! sr_alive "$STATE/media1/nginx.pid"; then
 			busy="$busy SR_$v=$p"
 		fi
 	fi
@@ -128,16 +114,12 @@ fi
 # 5. start: Redis, the media server, the demo stream, the origin
 stop_all
 trap 'say "failed: stopping what I started"; stop_all' EXIT
-redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
-    --daemonize yes --pidfile "$STATE/redis.pid" --logfile "$STATE/redis.log"
-i=0
-until redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; do
-	i=$((i + 1)); [ $i -lt 50 ] || die "Redis did not start: $STATE/redis.log"; sleep 0.1
-done
+sr_redis_start "$STATE/redis.pid" "$REDIS_PORT" ||
+    die "Redis did not start: $STATE/redis.log"
 
-demo/media-server.sh start "$STATE/media1" --rtmp "$RTMP_PORT" --http "$MEDIA_PORT" \
+sr_media_start "$STATE/media1" --rtmp "$RTMP_PORT" --http "$MEDIA_PORT" \
     --redis "127.0.0.1:$REDIS_PORT" --page "$PAGE_PORT"
-demo/publish.sh start "$STATE/publish.pid" "rtmp://127.0.0.1:$RTMP_PORT/live/$KEY"
+sr_publish_start "$STATE/publish.pid" "rtmp://127.0.0.1:$RTMP_PORT/live/$KEY"
 
 # the settings: the shipped file with our Redis address and the demo
 # media server (on loopback) allowed, found first along vcl_path
@@ -148,9 +130,9 @@ sed -e "s|redis = \"127.0.0.1:6379\"|redis = \"127.0.0.1:$REDIS_PORT\"|" \
     "$VCLDIR/origin-settings.vcl" >"$STATE/vcl/streamroute/origin-settings.vcl"
 grep -q '^	"127.0.0.1";' "$STATE/vcl/streamroute/origin-settings.vcl" ||
     die "cannot allow the demo media server in $STATE/vcl/streamroute/origin-settings.vcl"
-varnishd -n "$STATE/varnish" -a "127.0.0.1:$ORIGIN_PORT" -T 127.0.0.1:0 \
-    -f "$VCLDIR/origin.vcl" -p "vcl_path=$STATE/vcl:/etc/varnish:/usr/share/varnish/vcl" \
-    -s malloc,256m -P "$STATE/varnishd.pid" >"$STATE/varnishd.log" 2>&1 ||
+sr_varnish_start "$STATE/varnishd.pid" "$STATE/varnish" "127.0.0.1:$ORIGIN_PORT" \
+    "$VCLDIR/origin.vcl" "$STATE/vcl:/etc/varnish:/usr/share/varnish/vcl" \
+    -s malloc,256m ||
     { cat "$STATE/varnishd.log" >&2; die "varnishd did not start"; }
 
 say "waiting for the demo stream"

@@ -14,13 +14,13 @@
 # runs reuse podman's layer cache (about 1 min).
 . "$(dirname "$0")/lib/common.sh"
 need podman podman-compose ffmpeg ffprobe curl ss
-command -v runc >/dev/null 2>&1 || skip "runc is not installed (apt-get install runc)"
+command -v runc >/dev/null 2>&1 || skip "runc is not installed (scripts/install-deps.sh test)"
 [ "$(id -u)" -eq 0 ] || skip "needs root (podman with runc, cgroupfs)"
 # compose services find each other by name: with podman's CNI backend that
 # needs the dnsname plugin
 if [ "$(podman info --format '{{.Host.NetworkBackend}}' 2>/dev/null)" = cni ] &&
     [ ! -x /usr/lib/cni/dnsname ]; then
-	skip "podman's CNI has no dnsname plugin: compose service names would not resolve (apt-get install golang-github-containernetworking-plugin-dnsname)"
+	skip "podman's CNI has no dnsname plugin: compose service names would not resolve (scripts/install-deps.sh test)"
 fi
 
 BASE=docker.io/library/debian:bookworm

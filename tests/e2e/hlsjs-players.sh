@@ -23,7 +23,7 @@ need_base
 need_media
 need node
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-[ -x "$CHROMIUM" ] || skip "no $CHROMIUM (apt-get install chromium)"
+[ -x "$CHROMIUM" ] || skip "no $CHROMIUM (scripts/install-deps.sh test)"
 [ -f "$DEMO/node_modules/playwright-core/package.json" ] &&
     [ -f "$DEMO/node_modules/hls.js/dist/hls.min.js" ] ||
     (cd "$DEMO" && npm ci --no-audit --no-fund >"$T/npm.log" 2>&1) ||

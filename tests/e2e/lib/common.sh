@@ -3,7 +3,8 @@
 # Starts real parts -- redis-server, demo media servers (nginx-rtmp),
 # ffmpeg publishers, varnishd with the shipped VCL -- on loopback, on
 # ports picked free at run time, all in one temporary directory, and
-# stops every process it started by its PID when the test exits.
+# stops every process it started by its PID when the test exits; the
+# starting and stopping is scripts/lib/stack.sh's, as for the quick start.
 #
 # Environment:
 #   STREAMROUTE_BUILD  where ./configure && make ran (default: the repo)
@@ -19,6 +20,8 @@ BUILD=${STREAMROUTE_BUILD:-$REPO}
 VMOD_DIR=$BUILD/src/.libs
 VCL_DIR=$REPO/vcl
 ARTEFACTS=${E2E_ARTEFACTS:-$REPO/tests/e2e/artefacts}
+SR_REPO=$REPO
+. "$REPO/scripts/lib/stack.sh"
 
 say() { echo "$E2E_NAME: $*" >&2; }
 fail() { say "FAIL: $*"; exit 1; }
@@ -28,7 +31,7 @@ skip() { say "SKIP: $*"; exit 77; }
 need() {
 	for c in "$@"; do
 		command -v "$c" >/dev/null 2>&1 ||
-		    skip "$c is not installed (scripts/install-deps.sh, or apt-get install nginx libnginx-mod-rtmp ffmpeg chromium)"
+		    skip "$c is not installed (scripts/install-deps.sh: scripts/packages.txt)"
 	done
 }
 
@@ -42,7 +45,7 @@ need_base() {
 need_media() {
 	need nginx ffmpeg ffprobe
 	[ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] ||
-	    skip "nginx-rtmp is not installed (apt-get install libnginx-mod-rtmp)"
+	    skip "nginx-rtmp is not installed (scripts/install-deps.sh media)"
 }
 
 # the temporary directory; varnishd's child (user vcache) must reach the
@@ -52,22 +55,10 @@ chmod 755 "$T"
 PIDFILES=""
 
 stop_pidfile() {
-	f=$1
-	[ -f "$f" ] || return 0
-	case $f in
-	*/publish.pid)	"$DEMO/publish.sh" stop "$f" ;;
-	*/nginx.pid)	"$DEMO/media-server.sh" stop "${f%/nginx.pid}" ;;
-	*)
-		pid=$(cat "$f" 2>/dev/null)
-		if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-			kill -TERM "$pid" 2>/dev/null
-			i=0
-			while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
-				sleep 0.1; i=$((i + 1))
-			done
-			kill -KILL "$pid" 2>/dev/null
-		fi
-		rm -f "$f" ;;
+	case $1 in
+	*/publish.pid)	sr_publish_stop "$1" ;;
+	*/nginx.pid)	sr_media_stop "${1%/nginx.pid}" ;;
+	*)		sr_stop "$1" 5 TERM KILL ;;
 	esac
 }
 
@@ -133,24 +124,13 @@ free_port() {
 }
 
 # wait_for SECONDS CMD... -- until CMD succeeds, at most SECONDS
-wait_for() {
-	deadline=$(($(date +%s) + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ "$(date +%s)" -lt "$deadline" ] || return 1
-		sleep 0.2
-	done
-}
+wait_for() { sr_wait_for "$@"; }
 
 REDIS=$T/redis.sock
 start_redis() {
-	redis-server --port 0 --unixsocket "$REDIS" --unixsocketperm 777 \
-	    --save '' --appendonly no --daemonize yes \
-	    --pidfile "$T/redis.pid" --logfile "$T/redis.log" ||
-	    fail "redis-server did not start"
 	track "$T/redis.pid"
-	wait_for 10 sh -c "redis-cli -s '$REDIS' ping | grep -q PONG" ||
-	    fail "redis-server does not answer"
+	sr_redis_start "$T/redis.pid" "$REDIS" ||
+	    fail "redis-server did not start or does not answer"
 }
 rcli() { redis-cli -s "$REDIS" "$@"; }
 
@@ -158,7 +138,7 @@ rcli() { redis-cli -s "$REDIS" "$@"; }
 start_media() {
 	free_port r
 	free_port h
-	"$DEMO/media-server.sh" start "$T/$1" --rtmp "$r" --http "$h" \
+	sr_media_start "$T/$1" --rtmp "$r" --http "$h" \
 	    --redis "$REDIS" --ttl "${E2E_ROUTE_TTL:-9}" ${2:+--page "$2"} ||
 	    fail "media server $1 did not start"
 	track "$T/$1/nginx.pid"
@@ -169,11 +149,11 @@ start_media() {
 publish() {
 	eval "port=\${${1}_rtmp}"
 	mkdir -p "$T/pub-$1-$2"
-	"$DEMO/publish.sh" start "$T/pub-$1-$2/publish.pid" "rtmp://127.0.0.1:$port/live/$2"
+	sr_publish_start "$T/pub-$1-$2/publish.pid" "rtmp://127.0.0.1:$port/live/$2"
 	track "$T/pub-$1-$2/publish.pid"
 }
 unpublish() {
-	"$DEMO/publish.sh" stop "$T/pub-$1-$2/publish.pid"
+	sr_publish_stop "$T/pub-$1-$2/publish.pid"
 }
 
 # settings: the shipped origin-settings.vcl with Redis on our socket and
@@ -194,11 +174,10 @@ VARNISH_N=$T/varnish
 start_varnish() {
 	[ -f "$T/vcl/streamroute/origin-settings.vcl" ] || write_settings
 	free_port ORIGIN_PORT
-	varnishd -n "$VARNISH_N" -a "127.0.0.1:$ORIGIN_PORT" -T 127.0.0.1:0 \
-	    -f "$VCL_DIR/origin.vcl" \
-	    -p "vcl_path=$T/vcl:$VCL_DIR:/usr/share/varnish/vcl" \
+	sr_varnish_start "$T/varnishd.pid" "$VARNISH_N" "127.0.0.1:$ORIGIN_PORT" \
+	    "$VCL_DIR/origin.vcl" "$T/vcl:$VCL_DIR:/usr/share/varnish/vcl" \
 	    -p "vmod_path=$VMOD_DIR:$(pkg-config --variable=vmoddir varnishapi 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/varnish/vmods)" \
-	    -s malloc,64m -P "$T/varnishd.pid" >"$T/varnishd.log" 2>&1 ||
+	    -s malloc,64m ||
 	    { cat "$T/varnishd.log" >&2; fail "varnishd did not start"; }
 	track "$T/varnishd.pid"
 	ORIGIN=http://127.0.0.1:$ORIGIN_PORT
