@@ -139,15 +139,13 @@ demo/media-server.sh start "$STATE/media1" --rtmp "$RTMP_PORT" --http "$MEDIA_PO
     --redis "127.0.0.1:$REDIS_PORT" --page "$PAGE_PORT"
 demo/publish.sh start "$STATE/publish.pid" "rtmp://127.0.0.1:$RTMP_PORT/live/$KEY"
 
-# the settings: the shipped file with our Redis address and the demo
-# media server (on loopback) allowed, found first along vcl_path
+# the settings: our Redis address and the demo media server (on
+# loopback) allowed, found first along vcl_path
 mkdir -p "$STATE/vcl/streamroute"
 [ -f "$VCLDIR/origin.vcl" ] || VCLDIR=$REPO/vcl
-sed -e "s|redis = \"127.0.0.1:6379\"|redis = \"127.0.0.1:$REDIS_PORT\"|" \
-    -e 's|^acl sr_media_acl {$|&\n\t"127.0.0.1";	# the demo media server|' \
-    "$VCLDIR/origin-settings.vcl" >"$STATE/vcl/streamroute/origin-settings.vcl"
-grep -q '^	"127.0.0.1";' "$STATE/vcl/streamroute/origin-settings.vcl" ||
-    die "cannot allow the demo media server in $STATE/vcl/streamroute/origin-settings.vcl"
+"$REPO/scripts/streamroute-settings" --redis "127.0.0.1:$REDIS_PORT" \
+    --allow 127.0.0.1 -o "$STATE/vcl/streamroute/origin-settings.vcl" ||
+    die "cannot write $STATE/vcl/streamroute/origin-settings.vcl"
 varnishd -n "$STATE/varnish" -a "127.0.0.1:$ORIGIN_PORT" -T 127.0.0.1:0 \
     -f "$VCLDIR/origin.vcl" -p "vcl_path=$STATE/vcl:/etc/varnish:/usr/share/varnish/vcl" \
     -s malloc,256m -P "$STATE/varnishd.pid" >"$STATE/varnishd.log" 2>&1 ||
