@@ -476,7 +476,7 @@ backend slow {
 	.connect_timeout = 1s; .first_byte_timeout = 5s; .between_bytes_timeout = 5s;
 }
 sub bench_route {
-	if (bereq.http.sr-key == "herd") {
+	if (streamroute.key(bereq.url) == "herd") {
 		set bereq.backend = slow;
 	} else {
 		set bereq.backend = media;
