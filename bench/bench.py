@@ -483,7 +483,7 @@ backend slow {
 	.connect_timeout = 1s; .first_byte_timeout = 5s; .between_bytes_timeout = 5s;
 }
 sub bench_route {
-	if (bereq.http.sr-key == "herd") {
+	if (streamroute.key(bereq.url) == "herd") {
 		set bereq.backend = slow;
 	} else {
 		set bereq.backend = media;
@@ -506,27 +506,19 @@ sub bench_route {
         self.redis.seed(routes)
         self.targets = [("origin", self.origin), ("reference", self.ref)]
 
-    def write_settings(self, vdir, extra=""):
-        """<vdir>/streamroute/origin-settings.vcl: the shipped settings with
-        the bench's Redis, room for the scale scenario's backends and
-        `extra` router arguments; nothing else changed."""
+    def write_settings(self, vdir, *options):
+        """<vdir>/streamroute/origin-settings.vcl, written by the one
+        renderer (scripts/streamroute-settings): the shipped settings
+        with the bench's Redis, room for the scale scenario's backends,
+        the media servers' loopback (127.1.x.y for the scale scenario)
+        allowed, and more of the renderer's `options`."""
         os.makedirs(os.path.join(vdir, "streamroute"))
-        with open(os.path.join(REPO, "vcl", "origin-settings.vcl")) as f:
-            s = f.read()
-        s2 = re.sub(r'(\t*redis = )"[^"]*",',
-                    r'\1"127.0.0.1:%d",\n\t\tmax_backends = %d,%s' %
-                    (self.redis.port, self.a.max_addrs + 100, extra), s, count=1)
-        if s2 == s:
-            raise RuntimeError("cannot set redis in origin-settings.vcl")
-        # the media servers are on loopback (127.1.x.y for the scale
-        # scenario): allow it in the acl
-        s3 = re.sub(r'^(acl sr_media_acl \{)$', '\\1\n\t"127.0.0.0"/8;',
-                    s2, count=1, flags=re.M)
-        if s3 == s2:
-            raise RuntimeError("cannot allow loopback in origin-settings.vcl")
-        s2 = s3
-        with open(os.path.join(vdir, "streamroute", "origin-settings.vcl"), "w") as f:
-            f.write(s2)
+        subprocess.run([os.path.join(REPO, "scripts", "streamroute-settings"),
+                        "--redis", "127.0.0.1:%d" % self.redis.port,
+                        "--max-backends", str(self.a.max_addrs + 100),
+                        "--allow", "127.0.0.0/8"] + list(options) +
+                       ["-o", os.path.join(vdir, "streamroute", "origin-settings.vcl")],
+                       check=True)
 
     def timed(self, port, paths, seconds, conns=1):
         """GETs paths on `conns` keep-alive connections (one thread each,
@@ -873,9 +865,9 @@ sub bench_route {
         out = {}
         n1, n2 = a.cg_misses // 4, a.cg_misses
         base = os.path.join(self.rundir, "vcl")
-        variants = [("origin", os.path.join(REPO, "vcl", "origin.vcl"), "route_ttl = 3600s"),
+        variants = [("origin", os.path.join(REPO, "vcl", "origin.vcl"), ["--route-ttl", "3600s"]),
                     ("reference", os.path.join(BENCH, "reference.vcl"), None),
-                    ("origin-get", os.path.join(REPO, "vcl", "origin.vcl"), "route_ttl = 0s")]
+                    ("origin-get", os.path.join(REPO, "vcl", "origin.vcl"), ["--route-ttl", "0s"])]
         if a.smoke:
             variants = variants[:2]
         def launch(name, vcl, vpath, n):
@@ -897,7 +889,7 @@ sub bench_route {
             vpaths[name] = self.vcl_path
             if setting:
                 vdir = os.path.join(self.rundir, "vcl-" + name)
-                self.write_settings(vdir, "\n\t\t" + setting + ",")
+                self.write_settings(vdir, *setting)
                 vpaths[name] = vdir + ":" + self.vcl_path
         # smoke: start every valgrind'd varnishd at once (start-up is most of
         # the time); a full run starts them one at a time

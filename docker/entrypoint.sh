@@ -10,7 +10,8 @@
 #                               (default rtmp://media:1935/live/demo)
 #   anything else               run as a command
 #
-# origin settings (origin-settings.vcl is generated from them):
+# origin settings (origin-settings.vcl is written from them by
+# streamroute-settings --from-env, which lists them all):
 #   SR_REDIS          Redis "host:port" or unix socket path (127.0.0.1:6379);
 #                     a host name is resolved here, at start: the VMOD
 #                     wants a numeric address
@@ -22,10 +23,13 @@
 #                     IPv4 networks this container is attached to)
 #   SR_PORTS          ports media servers serve on, e.g. "8081" or
 #                     "80, 8080-8090" ("": any)
-#   SR_TTL_MASTER, SR_TTL_PLAYLIST, SR_TTL_SEGMENT, SR_TTL_ERROR
-#                     TTLs in seconds (shipped: 60, 1, 60, 1)
-#   SR_GRACE_MASTER, SR_GRACE_PLAYLIST, SR_GRACE_SEGMENT
-#                     grace in seconds (shipped: 30, 5, 60)
+#   SR_TTL_MASTER, SR_TTL_PLAYLIST, SR_TTL_SEGMENT, SR_TTL_ERROR,
+#   SR_TTL_OTHER      TTLs in seconds (shipped: 60, 1, 60, 1, 1)
+#   SR_GRACE_MASTER, SR_GRACE_PLAYLIST, SR_GRACE_SEGMENT, SR_GRACE_ERROR,
+#   SR_GRACE_OTHER    grace in seconds (shipped: 30, 5, 60, 0, 0)
+#   SR_TIMEOUT_BLOCKING, SR_TIMEOUT_PLAYLIST, SR_TIMEOUT_SEGMENT
+#                     media first-byte timeouts (shipped: 20, 2, 5)
+#   SR_ROUTE_CACHE_TTL, SR_MAX_BACKENDS, SR_STATUS_ALLOW
 #   SR_PREFIX         fixed path before the key, e.g. "/live" ("")
 #   SR_CORS_ORIGIN    Access-Control-Allow-Origin ("*")
 #   SR_DEBUG          "on" adds debug headers ("off")
@@ -38,6 +42,7 @@ set -eu
 
 SHIPPED=${SR_SHIPPED_VCL:-/usr/share/varnish/vcl/streamroute}
 SETTINGS_DIR=${SR_SETTINGS_DIR:-/etc/varnish/streamroute}
+RENDER=${SR_SETTINGS_RENDERER:-streamroute-settings}
 
 die() { echo "entrypoint: $*" >&2; exit 1; }
 
@@ -75,95 +80,14 @@ attached_networks() {
 	done | sort -u | paste -sd, - | sed 's/,/, /g'
 }
 
-# is $1 a number of seconds?
-seconds() {
-	case $2 in
-	''|*[!0-9.]*) die "$1 must be a number of seconds, not '$2'" ;;
-	esac
-}
-
-# write origin-settings.vcl: the shipped file with the settings replaced
+# write origin-settings.vcl: the one renderer, fed the SR_* environment
 write_settings() {
 	redis=$(numeric_redis "${SR_REDIS:-127.0.0.1:6379}")
-	for v in SR_TTL_MASTER SR_TTL_PLAYLIST SR_TTL_SEGMENT SR_TTL_ERROR \
-	    SR_GRACE_MASTER SR_GRACE_PLAYLIST SR_GRACE_SEGMENT; do
-		eval "val=\${$v:-}"
-		[ -z "$val" ] || seconds "$v" "$val"
-	done
-	case ${SR_DEBUG:-off} in on|off) ;; *) die "SR_DEBUG must be on or off" ;; esac
-	case ${SR_PREFIX:-}${SR_CORS_ORIGIN:-}${SR_REDIS_PASSWORD:-} in
-	*'"'*|*'\'*) die "settings must not contain quotes or backslashes" ;;
-	esac
 	allow=${SR_ALLOW:-$(attached_networks)}
-	case $allow in
-	*[!0-9A-Fa-f.:/!,\ ]*|'') die "SR_ALLOW must be networks like 10.20.0.0/16, not '$allow'" ;;
-	esac
-	case ${SR_PORTS:-} in
-	*[!0-9,\ -]*) die "SR_PORTS must be ports like 80, 8080-8090, not '$SR_PORTS'" ;;
-	esac
+	[ -n "$allow" ] || die "SR_ALLOW is empty and no attached network was found"
 	mkdir -p "$SETTINGS_DIR"
-	awk -v redis="$redis" -v allow="$allow" -v ports="${SR_PORTS:-}" \
-	    -v password="${SR_REDIS_PASSWORD:-}" -v db="${SR_REDIS_DB:-}" \
-	    -v prefix="${SR_PREFIX:-}" -v cors="${SR_CORS_ORIGIN:-*}" \
-	    -v debug="${SR_DEBUG:-off}" \
-	    -v ttl_master="${SR_TTL_MASTER:-}" -v ttl_playlist="${SR_TTL_PLAYLIST:-}" \
-	    -v ttl_segment="${SR_TTL_SEGMENT:-}" -v ttl_error="${SR_TTL_ERROR:-}" \
-	    -v grace_master="${SR_GRACE_MASTER:-}" -v grace_playlist="${SR_GRACE_PLAYLIST:-}" \
-	    -v grace_segment="${SR_GRACE_SEGMENT:-}" '
-	function setval(line, v) {
-		if (v == "") return line
-		sub(/= *[0-9.]+s;/, "= " v "s;", line)
-		return line
-	}
-	/^[ \t]*redis = "/ {
-		sub(/redis = "[^"]*"/, "redis = \"" redis "\"")
-		if (password != "") $0 = $0 "\n\t\tpassword = \"" password "\","
-		if (db != "") $0 = $0 "\n\t\tdatabase = " db ","
-	}
-	# the acl: one entry per network of SR_ALLOW, instead of the example
-	inacl && /^}/ { inacl = 0 }
-	inacl { next }
-	/^acl sr_media_acl {/ {
-		print
-		n = split(allow, nets, ",")
-		for (i = 1; i <= n; i++) {
-			net = nets[i]
-			gsub(/ /, "", net)
-			if (net == "") continue
-			neg = ""
-			if (substr(net, 1, 1) == "!") { neg = "! "; net = substr(net, 2) }
-			if (split(net, p, "/") == 2) print "\t" neg "\"" p[1] "\"/" p[2] ";"
-			else print "\t" neg "\"" net "\";"
-		}
-		inacl = 1
-		next
-	}
-	/^[ \t]*ports = "/ { sub(/ports = "[^"]*"/, "ports = \"" ports "\"") }
-	/set req.http.sr-prefix = / { sub(/= ".*";/, "= \"" prefix "\";") }
-	/set req.http.sr-cors-origin = / { sub(/= ".*";/, "= \"" cors "\";") }
-	/set req.http.sr-debug = / { sub(/= ".*";/, "= \"" debug "\";") }
-	/sr-type == "master"/   { type = "master" }
-	/sr-type == "playlist"/ { type = "playlist" }
-	/sr-type == "segment"/  { type = "segment" }
-	/sr-type == "error"/    { type = "error" }
-	/^[ \t]*} else {/       { type = "" }
-	/set beresp.ttl = / {
-		if (type == "master") $0 = setval($0, ttl_master)
-		else if (type == "playlist") $0 = setval($0, ttl_playlist)
-		else if (type == "segment") $0 = setval($0, ttl_segment)
-		else if (type == "error") $0 = setval($0, ttl_error)
-	}
-	/set beresp.grace = / {
-		if (type == "master") $0 = setval($0, grace_master)
-		else if (type == "playlist") $0 = setval($0, grace_playlist)
-		else if (type == "segment") $0 = setval($0, grace_segment)
-	}
-	{ print }' "$SHIPPED/origin-settings.vcl" >"$SETTINGS_DIR/origin-settings.vcl.new"
-	mv "$SETTINGS_DIR/origin-settings.vcl.new" "$SETTINGS_DIR/origin-settings.vcl"
-	grep -q "redis = \"$redis\"" "$SETTINGS_DIR/origin-settings.vcl" ||
-	    die "could not set the Redis address"
-	grep -q '^acl sr_media_acl {' "$SETTINGS_DIR/origin-settings.vcl" ||
-	    die "could not set the allowed networks"
+	SR_REDIS=$redis SR_ALLOW=$allow "$RENDER" --from-env \
+	    -o "$SETTINGS_DIR/origin-settings.vcl" || die "bad settings (see above)"
 	echo "entrypoint: settings in $SETTINGS_DIR/origin-settings.vcl (Redis $redis, media networks $allow)" >&2
 }
 

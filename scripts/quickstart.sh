@@ -121,15 +121,13 @@ sr_media_start "$STATE/media1" --rtmp "$RTMP_PORT" --http "$MEDIA_PORT" \
     --redis "127.0.0.1:$REDIS_PORT" --page "$PAGE_PORT"
 sr_publish_start "$STATE/publish.pid" "rtmp://127.0.0.1:$RTMP_PORT/live/$KEY"
 
-# the settings: the shipped file with our Redis address and the demo
-# media server (on loopback) allowed, found first along vcl_path
+# the settings: our Redis address and the demo media server (on
+# loopback) allowed, found first along vcl_path
 mkdir -p "$STATE/vcl/streamroute"
 [ -f "$VCLDIR/origin.vcl" ] || VCLDIR=$REPO/vcl
-sed -e "s|redis = \"127.0.0.1:6379\"|redis = \"127.0.0.1:$REDIS_PORT\"|" \
-    -e 's|^acl sr_media_acl {$|&\n\t"127.0.0.1";	# the demo media server|' \
-    "$VCLDIR/origin-settings.vcl" >"$STATE/vcl/streamroute/origin-settings.vcl"
-grep -q '^	"127.0.0.1";' "$STATE/vcl/streamroute/origin-settings.vcl" ||
-    die "cannot allow the demo media server in $STATE/vcl/streamroute/origin-settings.vcl"
+"$REPO/scripts/streamroute-settings" --redis "127.0.0.1:$REDIS_PORT" \
+    --allow 127.0.0.1 -o "$STATE/vcl/streamroute/origin-settings.vcl" ||
+    die "cannot write $STATE/vcl/streamroute/origin-settings.vcl"
 sr_varnish_start "$STATE/varnishd.pid" "$STATE/varnish" "127.0.0.1:$ORIGIN_PORT" \
     "$VCLDIR/origin.vcl" "$STATE/vcl:/etc/varnish:/usr/share/varnish/vcl" \
     -s malloc,256m ||

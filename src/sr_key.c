@@ -7,8 +7,11 @@
  * character set so that neither can smuggle anything.
  */
 
+#include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sr_key.h"
 
@@ -99,6 +102,203 @@ sr_key_from_url(const char *url, const char *prefix, const char **key)
 		return (0);
 	*key = k;
 	return (klen);
+}
+
+/*
+ * A prefix is "" or one or more "/<segment>" of key characters; a
+ * trailing slash is tolerated, as sr_key_from_url() does.
+ */
+int
+sr_prefix_valid(const char *prefix)
+{
+	const char *p, *seg;
+
+	if (prefix == NULL || *prefix == '\0')
+		return (1);
+	if (strlen(prefix) > SR_PATH_MAX)
+		return (0);
+	p = prefix;
+	while (*p == '/') {
+		seg = ++p;
+		while (*p != '\0' && *p != '/' && sr_key_char(*p))
+			p++;
+		if (p == seg)
+			return (*p == '\0' && p - prefix > 1);
+		if (sr_dot_segment(seg, (size_t)(p - seg)))
+			return (0);
+	}
+	return (*p == '\0');
+}
+
+static int
+sr_suffix(const char *s, size_t len, const char *suffix)
+{
+	size_t slen;
+
+	slen = strlen(suffix);
+	return (len >= slen && !strncasecmp(s + len - slen, suffix, slen));
+}
+
+/*
+ * The value of the last "name=" parameter of the query q..e (as a
+ * greedy regex would find it), or NULL.
+ */
+static const char *
+sr_query_param(const char *q, const char *e, const char *name, size_t *len)
+{
+	const char *p, *v, *found;
+	size_t nlen;
+
+	nlen = strlen(name);
+	found = NULL;
+	for (p = q; p < e; p++) {
+		if (*p != '?' && *p != '&')
+			continue;
+		if ((size_t)(e - p - 1) < nlen || strncmp(p + 1, name, nlen))
+			continue;
+		found = p + 1 + nlen;
+	}
+	if (found == NULL)
+		return (NULL);
+	for (v = found; v < e && *v != '&'; v++)
+		continue;
+	*len = (size_t)(v - found);
+	return (found);
+}
+
+/*
+ * An LL-HLS number: digits, leading zeros dropped ("007" is "7", "00"
+ * is "0") so that one directive is one cache object, at most 10 digits
+ * left.  Returns the number's length, 0 if it is not one.
+ */
+static size_t
+sr_llhls_number(const char **v, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return (0);
+	for (i = 0; i < len; i++)
+		if ((*v)[i] < '0' || (*v)[i] > '9')
+			return (0);
+	while (len > 1 && **v == '0') {
+		(*v)++;
+		len--;
+	}
+	return (len <= 10 ? len : 0);
+}
+
+/*
+ * The URL a media server gets for a request URL, which is also the cache
+ * key: the path without the prefix, plus, on a playlist, the Low-Latency
+ * HLS delivery directives in one fixed order.  Every other query
+ * parameter (cache busters, tokens), and the directives on anything but
+ * a playlist, where they mean nothing, are dropped: they would split the
+ * cache (and make a segment fetch a blocking reload) without changing
+ * the answer.  Returns NULL and the URL in buf, or the reason the
+ * request is refused (answer 400).
+ */
+const char *
+sr_url_upstream(const char *url, const char *prefix, char *buf,
+    size_t buflen)
+{
+	const char *k, *path, *pe, *q, *qe, *msn, *part, *skip;
+	size_t klen, plen, msnlen, partlen, skiplen;
+	int n;
+
+	assert(buflen >= SR_UPSTREAM_MAX);
+	if (url == NULL || strlen(url) > SR_URL_MAX)
+		return ("URL too long");
+	klen = sr_key_from_url(url, prefix, &k);
+	if (klen == 0)
+		return ("Bad stream path");
+	path = k - 1;
+	pe = strchr(path, '?');
+	if (pe == NULL)
+		pe = strchr(path, '\0');
+	plen = (size_t)(pe - path);
+	assert(plen < buflen);
+	memcpy(buf, path, plen);
+	buf[plen] = '\0';
+	if (*pe != '?' || !sr_suffix(path, plen, ".m3u8"))
+		return (NULL);
+
+	q = pe;
+	qe = strchr(q, '#');
+	if (qe == NULL)
+		qe = strchr(q, '\0');
+	msn = sr_query_param(q, qe, "_HLS_msn=", &msnlen);
+	part = sr_query_param(q, qe, "_HLS_part=", &partlen);
+	skip = sr_query_param(q, qe, "_HLS_skip=", &skiplen);
+	/* What the LL-HLS spec allows: _HLS_part only with _HLS_msn. */
+	if (msn != NULL && (msnlen = sr_llhls_number(&msn, msnlen)) == 0)
+		return ("Bad LL-HLS directive");
+	if (part != NULL && (msn == NULL ||
+	    (partlen = sr_llhls_number(&part, partlen)) == 0))
+		return ("Bad LL-HLS directive");
+	if (skip != NULL && !(skiplen == 3 && !strncmp(skip, "YES", 3)) &&
+	    !(skiplen == 2 && !strncmp(skip, "v2", 2)))
+		return ("Bad LL-HLS directive");
+
+	n = 0;
+	if (msn != NULL)
+		n = snprintf(buf + plen, buflen - plen, "?_HLS_msn=%.*s",
+		    (int)msnlen, msn);
+	if (part != NULL)
+		n += snprintf(buf + plen + n, buflen - plen - n,
+		    "&_HLS_part=%.*s", (int)partlen, part);
+	if (skip != NULL)
+		n += snprintf(buf + plen + n, buflen - plen - n,
+		    "%s_HLS_skip=%.*s", n ? "&" : "?", (int)skiplen, skip);
+	assert(plen + n < buflen);
+	return (NULL);
+}
+
+/* The type of a media URL, from its path; the query is ignored. */
+enum sr_url_type
+sr_url_type(const char *url)
+{
+	const char *e;
+	size_t len;
+
+	if (url == NULL)
+		return (SR_TYPE_OTHER);
+	e = strchr(url, '?');
+	len = e != NULL ? (size_t)(e - url) : strlen(url);
+	if (sr_suffix(url, len, "/live.m3u8"))
+		return (SR_TYPE_MASTER);
+	if (sr_suffix(url, len, ".m3u8") || sr_suffix(url, len, ".mpd"))
+		return (SR_TYPE_PLAYLIST);
+	if (sr_suffix(url, len, ".ts") || sr_suffix(url, len, ".m4s") ||
+	    sr_suffix(url, len, ".mp4") || sr_suffix(url, len, ".aac") ||
+	    sr_suffix(url, len, ".vtt"))
+		return (SR_TYPE_SEGMENT);
+	return (SR_TYPE_OTHER);
+}
+
+const char *
+sr_url_type_name(enum sr_url_type t)
+{
+
+	switch (t) {
+	case SR_TYPE_MASTER:	return ("master");
+	case SR_TYPE_PLAYLIST:	return ("playlist");
+	case SR_TYPE_SEGMENT:	return ("segment");
+	default:		return ("other");
+	}
+}
+
+/* An LL-HLS blocking playlist reload: _HLS_msn in the query. */
+int
+sr_url_blocking(const char *url)
+{
+	const char *q;
+	size_t len;
+
+	if (url == NULL || (q = strchr(url, '?')) == NULL)
+		return (0);
+	return (sr_query_param(q, strchr(q, '\0'), "_HLS_msn=", &len) !=
+	    NULL);
 }
 
 int

@@ -780,3 +780,200 @@ vmod_router_redis_ok(VRT_CTX, struct vmod_streamroute_router *rt)
 	CHECK_OBJ_NOTNULL(rt, VMOD_STREAMROUTE_ROUTER_MAGIC);
 	return (sr_redis_ok(rt->redis, ctx->vsl));
 }
+
+/*--------------------------------------------------------------------
+ * The URL, parsed once: the settings object holds the client-side
+ * settings (so that none travels in a header a client could send) and
+ * hands the VCL the upstream URL it parsed.
+ */
+
+VCL_STRING v_matchproto_(td_streamroute_type)
+vmod_type(VRT_CTX, VCL_STRING url)
+{
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	return (sr_url_type_name(sr_url_type(url)));
+}
+
+VCL_BOOL v_matchproto_(td_streamroute_blocking)
+vmod_blocking(VRT_CTX, VCL_STRING url)
+{
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	return (sr_url_blocking(url));
+}
+
+struct vmod_streamroute_settings {
+	unsigned		magic;
+#define VMOD_STREAMROUTE_SETTINGS_MAGIC	0x5e77a9c1
+	char			*vcl_name;
+	char			*prefix;
+	char			*cors_origin;
+	VCL_BOOL		debug;
+};
+
+/* What .parse() found, for .url() and .error() in the same task. */
+struct sr_parsed {
+	unsigned		magic;
+#define SR_PARSED_MAGIC		0x9a85ed01
+	const char		*url;
+	const char		*error;
+};
+
+VCL_VOID v_matchproto_(td_streamroute_settings__init)
+vmod_settings__init(VRT_CTX, struct vmod_streamroute_settings **stp,
+    const char *vcl_name, VCL_STRING prefix, VCL_STRING cors_origin,
+    VCL_BOOL debug)
+{
+	struct vmod_streamroute_settings *st;
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	AN(stp);
+	AZ(*stp);
+	AN(vcl_name);
+	if (prefix == NULL)
+		prefix = "";
+	if (cors_origin == NULL)
+		cors_origin = "";
+	if (!sr_prefix_valid(prefix)) {
+		VRT_fail(ctx, "%s: prefix must be \"\" or a path such as "
+		    "\"/live\" of [A-Za-z0-9._-] segments, not \"%s\"",
+		    vcl_name, prefix);
+		return;
+	}
+	if (*cors_origin == '\0') {
+		VRT_fail(ctx, "%s: cors_origin must not be empty", vcl_name);
+		return;
+	}
+	ALLOC_OBJ(st, VMOD_STREAMROUTE_SETTINGS_MAGIC);
+	AN(st);
+	REPLACE(st->vcl_name, vcl_name);
+	/* Stored without a trailing slash, as /status shows it. */
+	st->prefix = strdup(prefix);
+	AN(st->prefix);
+	if (*st->prefix != '\0' && st->prefix[strlen(st->prefix) - 1] == '/')
+		st->prefix[strlen(st->prefix) - 1] = '\0';
+	REPLACE(st->cors_origin, cors_origin);
+	st->debug = debug;
+	*stp = st;
+}
+
+VCL_VOID v_matchproto_(td_streamroute_settings__fini)
+vmod_settings__fini(struct vmod_streamroute_settings **stp)
+{
+	struct vmod_streamroute_settings *st;
+
+	TAKE_OBJ_NOTNULL(st, stp, VMOD_STREAMROUTE_SETTINGS_MAGIC);
+	free(st->vcl_name);
+	free(st->prefix);
+	free(st->cors_origin);
+	FREE_OBJ(st);
+}
+
+static struct sr_parsed *
+sr_parsed_get(VRT_CTX, const struct vmod_streamroute_settings *st)
+{
+	struct vmod_priv *p;
+	struct sr_parsed *pd;
+
+	p = VRT_priv_task(ctx, st);
+	if (p == NULL) {
+		VRT_fail(ctx, "%s: out of workspace", st->vcl_name);
+		return (NULL);
+	}
+	if (p->priv != NULL) {
+		CAST_OBJ_NOTNULL(pd, p->priv, SR_PARSED_MAGIC);
+		return (pd);
+	}
+	pd = WS_Alloc(ctx->ws, sizeof *pd);
+	if (pd == NULL) {
+		VRT_fail(ctx, "%s: out of workspace", st->vcl_name);
+		return (NULL);
+	}
+	INIT_OBJ(pd, SR_PARSED_MAGIC);
+	p->priv = pd;
+	return (pd);
+}
+
+VCL_BOOL v_matchproto_(td_streamroute_settings_parse)
+vmod_settings_parse(VRT_CTX, struct vmod_streamroute_settings *st,
+    VCL_STRING url)
+{
+	struct sr_parsed *pd;
+	char buf[SR_UPSTREAM_MAX];
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	CHECK_OBJ_NOTNULL(st, VMOD_STREAMROUTE_SETTINGS_MAGIC);
+	pd = sr_parsed_get(ctx, st);
+	if (pd == NULL)
+		return (0);
+	pd->url = NULL;
+	pd->error = sr_url_upstream(url, st->prefix, buf, sizeof buf);
+	if (pd->error != NULL)
+		return (0);
+	pd->url = WS_Copy(ctx->ws, buf, -1);
+	if (pd->url == NULL) {
+		pd->error = "Out of workspace";
+		VRT_fail(ctx, "%s.parse(): out of workspace", st->vcl_name);
+		return (0);
+	}
+	return (1);
+}
+
+VCL_STRING v_matchproto_(td_streamroute_settings_url)
+vmod_settings_url(VRT_CTX, struct vmod_streamroute_settings *st)
+{
+	struct sr_parsed *pd;
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	CHECK_OBJ_NOTNULL(st, VMOD_STREAMROUTE_SETTINGS_MAGIC);
+	pd = sr_parsed_get(ctx, st);
+	if (pd == NULL)
+		return (NULL);
+	if (pd->url == NULL) {
+		VRT_fail(ctx, "%s.url(): no URL parsed in this task",
+		    st->vcl_name);
+		return (NULL);
+	}
+	return (pd->url);
+}
+
+VCL_STRING v_matchproto_(td_streamroute_settings_error)
+vmod_settings_error(VRT_CTX, struct vmod_streamroute_settings *st)
+{
+	struct sr_parsed *pd;
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	CHECK_OBJ_NOTNULL(st, VMOD_STREAMROUTE_SETTINGS_MAGIC);
+	pd = sr_parsed_get(ctx, st);
+	if (pd == NULL || pd->error == NULL)
+		return ("");
+	return (pd->error);
+}
+
+VCL_STRING v_matchproto_(td_streamroute_settings_prefix)
+vmod_settings_prefix(VRT_CTX, struct vmod_streamroute_settings *st)
+{
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	CHECK_OBJ_NOTNULL(st, VMOD_STREAMROUTE_SETTINGS_MAGIC);
+	return (st->prefix);
+}
+
+VCL_STRING v_matchproto_(td_streamroute_settings_cors_origin)
+vmod_settings_cors_origin(VRT_CTX, struct vmod_streamroute_settings *st)
+{
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	CHECK_OBJ_NOTNULL(st, VMOD_STREAMROUTE_SETTINGS_MAGIC);
+	return (st->cors_origin);
+}
+
+VCL_BOOL v_matchproto_(td_streamroute_settings_debug)
+vmod_settings_debug(VRT_CTX, struct vmod_streamroute_settings *st)
+{
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	CHECK_OBJ_NOTNULL(st, VMOD_STREAMROUTE_SETTINGS_MAGIC);
+	return (st->debug);
+}

@@ -11,6 +11,11 @@
 # "make install" puts in /usr/share/varnish/vcl/streamroute/.
 # See docs/vcl.md.
 #
+# Edit a copy by hand, or write one with streamroute-settings (which
+# wrote this file, from its defaults), e.g.
+#	streamroute-settings --redis 10.0.0.5:6379 --allow 10.20.0.0/16 \
+#	    --prefix /live -o /etc/varnish/streamroute/origin-settings.vcl
+#
 # Everything here is a setting; the behaviour lives in streamroute.vcl.
 # Values are plain VCL: durations are checked when the VCL is compiled.
 
@@ -20,7 +25,7 @@
 
 # Where media servers may be: a route to any other address is refused
 # (503), counted and logged, so that whoever can write to Redis cannot
-# aim the origin elsewhere.  THE ENTRY BELOW IS AN EXAMPLE: replace it
+# aim the origin elsewhere.  The shipped entry is an example: replace it
 # with your media servers' subnet(s).  "! ..." excludes an address.
 # Cloud metadata and link-local addresses, 0.0.0.0/8, multicast and
 # this varnishd's own listen addresses are refused whatever this says.
@@ -36,26 +41,23 @@ sub vcl_init {
 		# Ports media servers serve on, e.g. "8080" or
 		# "80, 8080-8090"; "" allows any port.
 		ports = "");
-}
 
-#######################################################################
-# 2. Client side: read at the start of every request (vcl_recv).
+	###############################################################
+	# 2. Client side: held by the VMOD, read on every request.
 
-sub sr_settings {
-	# Fixed path in front of the stream key: "" serves
-	# /<key>/live.m3u8, "/live" serves /live/<key>/live.m3u8.
-	# At most three segments, no trailing slash.  It is removed
-	# before the request goes to the media server.
-	set req.http.sr-prefix = "";
-
-	# Access-Control-Allow-Origin on every response.
-	set req.http.sr-cors-origin = "*";
-
-	# "on" adds X-Cache (HIT, MISS, STALE), X-SR-Type, X-SR-TTL,
-	# X-SR-Grace and X-SR-Backend to responses.  Stale deliveries are
-	# counted (MAIN.cache_hit_grace) and logged (VCL_Log sr-stale)
-	# either way.
-	set req.http.sr-debug = "off";
+	new settings = streamroute.settings(
+		# Fixed path in front of the stream key: "" serves
+		# /<key>/live.m3u8, "/live" serves /live/<key>/live.m3u8.
+		# Any number of segments.  It is removed before the
+		# request goes to the media server.
+		prefix = "",
+		# Access-Control-Allow-Origin on every response.
+		cors_origin = "*",
+		# true adds X-Cache (HIT, MISS, STALE), X-SR-Type,
+		# X-SR-TTL, X-SR-Grace and X-SR-Backend to responses.
+		# Stale deliveries are counted (MAIN.cache_hit_grace) and
+		# logged (VCL_Log sr-stale) either way.
+		debug = false);
 }
 
 # Who may read /status (like nginx's stub_status "allow 127.0.0.1").
@@ -66,18 +68,18 @@ acl sr_status_acl {
 
 #######################################################################
 # 3. Media-server timeouts, per request type (vcl_backend_fetch).
-#    bereq.http.sr-type is "master" (live.m3u8), "playlist" (any
-#    other .m3u8, .mpd), "segment" (.ts .m4s .mp4 .aac .vtt) or
-#    "other"; bereq.http.sr-blocking is "1" for an LL-HLS blocking
-#    playlist reload (_HLS_msn in the query).
+#    streamroute.type(bereq.url) is "master" (live.m3u8), "playlist"
+#    (any other .m3u8, .mpd), "segment" (.ts .m4s .mp4 .aac .vtt) or
+#    "other"; streamroute.blocking(bereq.url) is true for an LL-HLS
+#    blocking playlist reload (_HLS_msn in the query).
 
 sub sr_settings_fetch {
-	if (bereq.http.sr-blocking) {
+	if (streamroute.blocking(bereq.url)) {
 		# The media server may hold a blocking reload for up to
 		# three target durations (6 s segments: 18 s).
 		set bereq.first_byte_timeout = 20s;
-	} elsif (bereq.http.sr-type == "master" ||
-	    bereq.http.sr-type == "playlist") {
+	} elsif (streamroute.type(bereq.url) == "master" ||
+	    streamroute.type(bereq.url) == "playlist") {
 		# A playlist that is not there at once is stale anyway.
 		set bereq.first_byte_timeout = 2s;
 	} else {
@@ -94,28 +96,28 @@ sub sr_settings_fetch {
 #           media server fails.  A live playlist minutes old is worse
 #           than an error, so playlists get little grace; a segment
 #           never changes, so it may be served as long as it exists.
-#    sr-type "error": unknown stream (404), Redis or media server down
-#           (503), segment not produced yet (404).  Keep ttl at about
-#           1 s (a positive TTL lets waiting requests share the
-#           answer) and grace at 0.
+#    Errors (any status but 200): unknown stream (404), Redis or media
+#           server down (503), segment not produced yet (404).  Keep
+#           ttl at about 1 s (a positive TTL lets waiting requests
+#           share the answer) and grace at 0.
 #    A CDN is told the same: Cache-Control max-age=<ttl>,
 #    stale-while-revalidate=<grace>, stale-if-error=<grace>, in whole
 #    seconds (rounded to the nearest), so keep these whole seconds.
 
 sub sr_settings_ttl {
-	if (bereq.http.sr-type == "master") {		# live.m3u8
-		set beresp.ttl = 60s;
-		set beresp.grace = 30s;
-	} elsif (bereq.http.sr-type == "playlist") {	# index.m3u8, .mpd
-		set beresp.ttl = 1s;
-		set beresp.grace = 5s;
-	} elsif (bereq.http.sr-type == "segment") {	# .ts .m4s .mp4 ...
-		set beresp.ttl = 60s;
-		set beresp.grace = 60s;
-	} elsif (bereq.http.sr-type == "error") {
+	if (beresp.status != 200) {				# errors
 		set beresp.ttl = 1s;
 		set beresp.grace = 0s;
-	} else {					# anything else
+	} elsif (streamroute.type(bereq.url) == "master") {	# live.m3u8
+		set beresp.ttl = 60s;
+		set beresp.grace = 30s;
+	} elsif (streamroute.type(bereq.url) == "playlist") {	# index.m3u8
+		set beresp.ttl = 1s;
+		set beresp.grace = 5s;
+	} elsif (streamroute.type(bereq.url) == "segment") {	# .ts .m4s
+		set beresp.ttl = 60s;
+		set beresp.grace = 60s;
+	} else {						# anything else
 		set beresp.ttl = 1s;
 		set beresp.grace = 0s;
 	}

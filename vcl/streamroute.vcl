@@ -13,46 +13,20 @@
 #
 # The including VCL must provide (origin.vcl and origin-settings.vcl do):
 #	vcl 4.1; import std; import streamroute;
-#	a streamroute.router object named "router", made in vcl_init;
-#	sub sr_settings, sub sr_settings_fetch, sub sr_settings_ttl,
-#	acl sr_status_acl.
+#	a streamroute.router object named "router" and a
+#	streamroute.settings object named "settings", made in vcl_init;
+#	sub sr_settings_fetch, sub sr_settings_ttl, acl sr_status_acl.
 #
-# Internal headers are named sr-*: they are removed from client
-# requests, never sent to media servers and never delivered.
-# See docs/vcl.md.
+# No setting and no per-request state travels in a header: settings are
+# held by the VMOD, and vcl_recv rewrites req.url to the upstream URL
+# (the cache key, and bereq.url), from which the backend side derives
+# the stream key and the type again.  A client can send no header that
+# changes what this VCL does.  See docs/vcl.md.
 
 #######################################################################
 # Client side
 
-# The internal headers, all of them.  VCL cannot unset by pattern, so
-# each of sr_req_clean, sr_bereq_clean and sr_resp_clean names this
-# same complete list, in this order; a new sr-* header goes into all
-# three (tests/vcl/o00031.vtc sends and checks every one).
-#	sr-prefix sr-cors-origin sr-debug sr-key sr-url sr-query
-#	sr-synth sr-stale sr-redis sr-type sr-blocking sr-outcome
-#	sr-backend
-
-sub sr_req_clean {
-	unset req.http.sr-prefix;
-	unset req.http.sr-cors-origin;
-	unset req.http.sr-debug;
-	unset req.http.sr-key;
-	unset req.http.sr-url;
-	unset req.http.sr-query;
-	unset req.http.sr-synth;
-	unset req.http.sr-stale;
-	unset req.http.sr-redis;
-	unset req.http.sr-type;
-	unset req.http.sr-blocking;
-	unset req.http.sr-outcome;
-	unset req.http.sr-backend;
-}
-
 sub sr_recv {
-	# Never trust a client's copy of our internal headers.
-	call sr_req_clean;
-	call sr_settings;
-
 	# CORS preflight: any path, answered here.
 	if (req.method == "OPTIONS") {
 		return (synth(204));
@@ -63,11 +37,9 @@ sub sr_recv {
 
 	# Load balancer checks: never cached, never routed.
 	if (req.url ~ "^/healthcheck(\?|$)") {
-		set req.http.sr-synth = "health";
 		return (synth(200, "OK"));
 	}
 	if (req.url ~ "^/healthcheck/deep(\?|$)") {
-		set req.http.sr-synth = "health";
 		if (router.redis_ok()) {
 			return (synth(200, "OK"));
 		}
@@ -77,85 +49,31 @@ sub sr_recv {
 		if (client.ip !~ sr_status_acl) {
 			return (synth(403));
 		}
-		set req.http.sr-synth = "status";
 		return (synth(200, "OK"));
 	}
 
-	# The VMOD checks the path (key syntax, traversal, encoding,
-	# length); the query string is bounded here.
-	if (req.url ~ "^.{2049}") {
-		return (synth(400, "URL too long"));
+	# The VMOD parses the URL once (key syntax, traversal, encoding,
+	# length, prefix, LL-HLS directives) and hands back the URL sent
+	# to the media server, which is also the cache key: the path
+	# without the prefix, plus, on a playlist, the Low-Latency HLS
+	# directives in one fixed order.  Other query parameters (cache
+	# busters, tokens) would split the cache without changing the
+	# answer: they are dropped.
+	if (!settings.parse(req.url)) {
+		return (synth(400, settings.error()));
 	}
-	set req.http.sr-key = streamroute.key(req.url, req.http.sr-prefix);
-	if (req.http.sr-key == "") {
-		return (synth(400, "Bad stream path"));
-	}
-
-	# The URL sent to the media server, which is also the cache key:
-	# the path without the prefix (key() proved it is there, so
-	# dropping as many segments as it has drops exactly it) ...
-	set req.http.sr-url = regsub(req.url, "[?#].*$", "");
-	if (req.http.sr-prefix ~ "^/[^/]+$") {
-		set req.http.sr-url = regsub(req.http.sr-url, "^/[^/]+", "");
-	} elsif (req.http.sr-prefix ~ "^/[^/]+/[^/]+$") {
-		set req.http.sr-url =
-		    regsub(req.http.sr-url, "^/[^/]+/[^/]+", "");
-	} elsif (req.http.sr-prefix ~ "^/[^/]+/[^/]+/[^/]+$") {
-		set req.http.sr-url =
-		    regsub(req.http.sr-url, "^/[^/]+/[^/]+/[^/]+", "");
-	} elsif (req.http.sr-prefix != "") {
-		return (synth(500, "Unsupported sr-prefix setting"));
-	}
-
-	# ... plus, on a playlist, the Low-Latency HLS delivery directives,
-	# in one fixed order.  Every other query parameter (cache busters,
-	# tokens), and the directives on anything but a playlist, where
-	# they mean nothing, are dropped: they would split the cache (and
-	# make a segment fetch a blocking reload) without changing the
-	# answer.
-	if (req.url ~ "\?" && req.http.sr-url ~ "(?i)\.m3u8$") {
-		call sr_recv_llhls;
-	}
+	set req.url = settings.url();
 
 	# Skip the built-in vcl_recv: it would pass requests that carry a
 	# Cookie or Authorization header, and so never share them.
 	return (hash);
 }
 
-sub sr_recv_llhls {
-	# Numbers without leading zeros ("007" is "7", "00" is "0"), so
-	# that one directive is one cache object.
-	set req.http.sr-query = "";
-	if (req.url ~ "[?&]_HLS_msn=") {
-		set req.http.sr-query = req.http.sr-query + "&_HLS_msn=" +
-		    regsub(regsub(req.url, "^.*[?&]_HLS_msn=([^&#]*).*$", "\1"),
-		    "^0+([0-9])", "\1");
-	}
-	if (req.url ~ "[?&]_HLS_part=") {
-		set req.http.sr-query = req.http.sr-query + "&_HLS_part=" +
-		    regsub(regsub(req.url, "^.*[?&]_HLS_part=([^&#]*).*$", "\1"),
-		    "^0+([0-9])", "\1");
-	}
-	if (req.url ~ "[?&]_HLS_skip=") {
-		set req.http.sr-query = req.http.sr-query + "&_HLS_skip=" +
-		    regsub(req.url, "^.*[?&]_HLS_skip=([^&#]*).*$", "\1");
-	}
-	# What the LL-HLS spec allows: _HLS_part only with _HLS_msn.
-	if (req.http.sr-query !~ "^(&_HLS_msn=[0-9]{1,10}(&_HLS_part=[0-9]{1,10})?)?(&_HLS_skip=(YES|v2))?$") {
-		return (synth(400, "Bad LL-HLS directive"));
-	}
-	if (req.http.sr-query != "") {
-		set req.http.sr-url = req.http.sr-url + "?" +
-		    regsub(req.http.sr-query, "^&", "");
-	}
-	unset req.http.sr-query;
-}
-
 sub sr_hash {
 	# One object per media URL, whatever the Host and whatever other
 	# query parameters a player adds: like the seed's
 	# proxy_cache_key $scheme$proxy_host$uri.
-	hash_data(req.http.sr-url);
+	hash_data(req.url);
 	return (lookup);
 }
 
@@ -165,7 +83,6 @@ sub sr_hit {
 		# it, or because refreshes fail.  Counted by Varnish as
 		# MAIN.cache_hit_grace; logged so varnishncsa can show it
 		# with %{VCL_Log:sr-stale}x (seconds past the TTL).
-		set req.http.sr-stale = "1";
 		std.log("sr-stale: " + (0s - obj.ttl));
 	}
 	return (deliver);
@@ -198,47 +115,36 @@ sub sr_deliver {
 	unset resp.http.Expires;
 	unset resp.http.Pragma;
 
-	if (req.http.sr-debug == "on") {
-		if (req.http.sr-stale) {
+	if (settings.debug()) {
+		if (obj.hits > 0 && obj.ttl <= 0s) {
 			set resp.http.X-Cache = "STALE";
 		} elsif (obj.hits > 0) {
 			set resp.http.X-Cache = "HIT";
 		} else {
 			set resp.http.X-Cache = "MISS";
 		}
-		set resp.http.X-SR-Type = resp.http.sr-type;
+		# Ranges (206) and revalidations (304) are made after
+		# vcl_deliver: here resp.status is the object's.
+		if (resp.status != 200) {
+			set resp.http.X-SR-Type = "error";
+		} else {
+			set resp.http.X-SR-Type = streamroute.type(req.url);
+		}
 		set resp.http.X-SR-TTL = obj.ttl;
 		set resp.http.X-SR-Grace = obj.grace;
-		set resp.http.X-SR-Backend = resp.http.sr-backend;
+	} else {
+		# Stored with every object, so that debug can be turned on
+		# by a reload and still name the backend of older objects.
+		unset resp.http.X-SR-Backend;
 	}
-	call sr_resp_clean;
 	return (deliver);
 }
 
-sub sr_resp_clean {
-	# The stored sr-type and sr-backend, and whatever sr-* a media
-	# server may have sent: none reaches a client.
-	unset resp.http.sr-prefix;
-	unset resp.http.sr-cors-origin;
-	unset resp.http.sr-debug;
-	unset resp.http.sr-key;
-	unset resp.http.sr-url;
-	unset resp.http.sr-query;
-	unset resp.http.sr-synth;
-	unset resp.http.sr-stale;
-	unset resp.http.sr-redis;
-	unset resp.http.sr-type;
-	unset resp.http.sr-blocking;
-	unset resp.http.sr-outcome;
-	unset resp.http.sr-backend;
-}
-
 sub sr_synth {
-	call sr_resp_clean;
 	if (req.method == "OPTIONS" && resp.status == 204) {
 		# The seed's preflight answer, valid for 20 days.
 		set resp.http.Access-Control-Allow-Origin =
-		    req.http.sr-cors-origin;
+		    settings.cors_origin();
 		set resp.http.Access-Control-Allow-Methods = "GET, OPTIONS";
 		set resp.http.Access-Control-Allow-Headers = "DNT,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range";
 		set resp.http.Access-Control-Max-Age = "1728000";
@@ -252,7 +158,9 @@ sub sr_synth {
 	if (resp.status == 405) {
 		set resp.http.Allow = "GET, HEAD, OPTIONS";
 	}
-	if (req.http.sr-synth == "status") {
+	# A stream request's req.url is an upstream URL by now, which has
+	# at least two segments: only the status page itself matches.
+	if (resp.status == 200 && req.url ~ "^/status(\?|$)") {
 		call sr_status;
 	} else {
 		set resp.body = "" + resp.status + " " + resp.reason + {"
@@ -264,74 +172,62 @@ sub sr_synth {
 sub sr_status {
 	# What VCL can tell honestly.  Traffic counters are in
 	# varnishstat (MAIN.cache_*, MAIN.backend_req, STREAMROUTE.*).
-	if (router.redis_ok()) {
-		set req.http.sr-redis = "ok";
-	} else {
-		set req.http.sr-redis = "unreachable";
-	}
 	set resp.body = {"streamroute origin
 host: "} + server.hostname + {"
 identity: "} + server.identity + {"
 time: "} + now + {"
-redis: "} + req.http.sr-redis + {"
-prefix: ""} + req.http.sr-prefix + {""
-cors-origin: "} + req.http.sr-cors-origin + {"
-debug: "} + req.http.sr-debug + {"
+redis: "};
+	if (router.redis_ok()) {
+		set resp.body += "ok";
+	} else {
+		set resp.body += "unreachable";
+	}
+	set resp.body += {"
+prefix: ""} + settings.prefix() + {""
+cors-origin: "} + settings.cors_origin() + {"
+debug: "};
+	if (settings.debug()) {
+		set resp.body += {"on
 "};
+	} else {
+		set resp.body += {"off
+"};
+	}
 }
 
 sub sr_cors {
 	# On every response, errors included: a browser player that cannot
 	# read an error cannot recover from it.
-	set resp.http.Access-Control-Allow-Origin = req.http.sr-cors-origin;
+	set resp.http.Access-Control-Allow-Origin = settings.cors_origin();
 	set resp.http.Access-Control-Allow-Methods = "GET, OPTIONS";
 	set resp.http.Access-Control-Allow-Headers = "DNT,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range";
 	set resp.http.Access-Control-Expose-Headers = "Content-Length,Content-Range";
 }
 
 #######################################################################
-# Backend side
-
-sub sr_classify {
-	# The type of a media URL, from its (upstream) path.
-	if (bereq.url ~ "(?i)/live\.m3u8(\?|$)") {
-		set bereq.http.sr-type = "master";
-	} elsif (bereq.url ~ "(?i)\.(m3u8|mpd)(\?|$)") {
-		set bereq.http.sr-type = "playlist";
-	} elsif (bereq.url ~ "(?i)\.(ts|m4s|mp4|aac|vtt)(\?|$)") {
-		set bereq.http.sr-type = "segment";
-	} else {
-		set bereq.http.sr-type = "other";
-	}
-	if (bereq.url ~ "[?&]_HLS_msn=") {
-		set bereq.http.sr-blocking = "1";
-	} else {
-		unset bereq.http.sr-blocking;
-	}
-}
+# Backend side: bereq.url is the upstream URL vcl_recv made; the stream
+# key and the type are read from it again (cheap), not carried.
 
 sub sr_route {
 	# Only here, on a real fetch, is Redis consulted; a cache hit
 	# never costs a look-up.  Ends the fetch with an error when the
 	# stream has no usable route.
-	set bereq.backend = router.backend(bereq.http.sr-key);
-	set bereq.http.sr-outcome = router.outcome();
-	if (bereq.http.sr-outcome == "unknown") {
+	set bereq.backend = router.backend(streamroute.key(bereq.url));
+	if (router.outcome() == "routed") {
+		return;
+	} elsif (router.outcome() == "unknown") {
 		return (error(404, "Unknown stream"));
-	} elsif (bereq.http.sr-outcome == "badkey") {
+	} elsif (router.outcome() == "badkey") {
 		return (error(400, "Bad stream path"));
-	} elsif (bereq.http.sr-outcome != "routed") {
-		# unavailable, invalid, refused, overflow
-		return (error(503, "Stream unavailable"));
 	}
+	# unavailable, invalid, refused, overflow
+	return (error(503, "Stream unavailable"));
 }
 
 sub sr_backend_prepare {
 	# The request the media server gets, whatever picked the backend.
-	set bereq.url = bereq.http.sr-url;
-	call sr_classify;
 	call sr_settings_fetch;
-	if (bereq.http.sr-type == "segment") {
+	if (streamroute.type(bereq.url) == "segment") {
 		# Segments are compressed video: never ask for gzip.
 		unset bereq.http.Accept-Encoding;
 	}
@@ -339,7 +235,6 @@ sub sr_backend_prepare {
 	unset bereq.http.Range;
 	unset bereq.http.Cookie;
 	unset bereq.http.Authorization;
-	call sr_bereq_clean;
 }
 
 sub sr_backend_fetch {
@@ -348,26 +243,7 @@ sub sr_backend_fetch {
 	return (fetch);
 }
 
-sub sr_bereq_clean {
-	# What sr_recv set and what a client sent: none reaches a media
-	# server.
-	unset bereq.http.sr-prefix;
-	unset bereq.http.sr-cors-origin;
-	unset bereq.http.sr-debug;
-	unset bereq.http.sr-key;
-	unset bereq.http.sr-url;
-	unset bereq.http.sr-query;
-	unset bereq.http.sr-synth;
-	unset bereq.http.sr-stale;
-	unset bereq.http.sr-redis;
-	unset bereq.http.sr-type;
-	unset bereq.http.sr-blocking;
-	unset bereq.http.sr-outcome;
-	unset bereq.http.sr-backend;
-}
-
 sub sr_backend_response {
-	call sr_classify;
 	if (beresp.status >= 500) {
 		# The media server failed.  A failed refresh must never
 		# replace the good copy: abandon it, the stale object
@@ -385,15 +261,12 @@ sub sr_backend_response {
 		}
 		return (error(502, "Unexpected redirect from media server"));
 	}
-	if (beresp.status != 200) {
-		# 404: a segment not produced yet (or gone).  Cached
-		# briefly, like every error.
-		set bereq.http.sr-type = "error";
-	}
 
 	# Our lifetimes replace the media server's Cache-Control
 	# (index.m3u8 comes with "no-cache", which would otherwise make it
-	# uncacheable and serialise every waiting player).
+	# uncacheable and serialise every waiting player).  Any status
+	# but 200 (404: a segment not produced yet, or gone) is an error,
+	# cached briefly like every error.
 	call sr_settings_ttl;
 	unset beresp.http.Set-Cookie;
 	unset beresp.http.Cache-Control;
@@ -403,7 +276,8 @@ sub sr_backend_response {
 	# Varnish adds "Vary: Accept-Encoding" itself where it gzips.
 	unset beresp.http.Vary;
 
-	if (bereq.http.sr-type == "master" || bereq.http.sr-type == "playlist") {
+	if (streamroute.type(bereq.url) == "master" ||
+	    streamroute.type(bereq.url) == "playlist") {
 		# Playlists are text: stored gzipped, gunzipped on the fly
 		# for clients that do not accept gzip.
 		if (!beresp.http.Content-Encoding) {
@@ -414,10 +288,8 @@ sub sr_backend_response {
 		set beresp.do_gunzip = true;
 	}
 
-	set beresp.http.sr-type = bereq.http.sr-type;
-	set beresp.http.sr-backend = beresp.backend.name;
-	unset bereq.http.sr-type;
-	unset bereq.http.sr-blocking;
+	# For the debug headers (removed on delivery when debug is off).
+	set beresp.http.X-SR-Backend = beresp.backend.name;
 	# Skip the built-in vcl_backend_response (hit-for-miss on
 	# no-cache, 120 s TTLs).
 	return (deliver);
@@ -430,7 +302,6 @@ sub sr_backend_error {
 		# ... but there is a good copy: keep serving it.
 		return (abandon);
 	}
-	set bereq.http.sr-type = "error";
 	call sr_settings_ttl;
 	if (beresp.status == 503) {
 		set beresp.http.Retry-After = "1";
@@ -438,11 +309,9 @@ sub sr_backend_error {
 	set beresp.http.Content-Type = "text/plain; charset=utf-8";
 	set beresp.body = "" + beresp.status + " " + beresp.reason + {"
 "};
-	set beresp.http.sr-type = "error";
-	if (bereq.http.sr-outcome) {
-		set beresp.http.sr-backend = "outcome=" + bereq.http.sr-outcome;
+	if (router.outcome() != "") {
+		set beresp.http.X-SR-Backend = "outcome=" + router.outcome();
 	}
-	call sr_bereq_clean;
 	# Positive TTL: every request waiting for this object gets this
 	# answer at once instead of fetching again one after the other.
 	return (deliver);

@@ -20,6 +20,23 @@ key_is(const char *url, const char *prefix, const char *want)
 	return (len == strlen(want) && !strncmp(k, want, len));
 }
 
+/* want: the upstream URL, or "!<reason>" for a refusal */
+static int
+up_is(const char *url, const char *prefix, const char *want)
+{
+	char buf[SR_UPSTREAM_MAX];
+	const char *err;
+
+	err = sr_url_upstream(url, prefix, buf, sizeof buf);
+	if (*want == '!')
+		return (err != NULL && !strcmp(err, want + 1));
+	if (err != NULL || strcmp(buf, want)) {
+		fprintf(stderr, "%s -> %s\n", url, err != NULL ? err : buf);
+		return (0);
+	}
+	return (1);
+}
+
 int
 main(void)
 {
@@ -93,6 +110,92 @@ main(void)
 	CHECK(key_is(url, "", NULL));
 	url[SR_PATH_MAX] = '?';
 	CHECK(key_is(url, "", "abc"));
+
+	/* upstream URLs: the prefix goes, at any depth */
+	CHECK(up_is("/abc/live.m3u8", "", "/abc/live.m3u8"));
+	CHECK(up_is("/live/abc/live.m3u8", "/live", "/abc/live.m3u8"));
+	CHECK(up_is("/a/b/c/d/abc/720p/1.ts", "/a/b/c/d", "/abc/720p/1.ts"));
+	CHECK(up_is("/a/b/c/d/abc/720p/1.ts", "/a/b/c/d/", "/abc/720p/1.ts"));
+	CHECK(up_is("/a/b/c/abc/720p/1.ts", "/a/b/c/d", "!Bad stream path"));
+	CHECK(up_is("/abc/../x.ts", "", "!Bad stream path"));
+	CHECK(up_is("/abc", "", "!Bad stream path"));
+	/* other query parameters, and directives off playlists, dropped */
+	CHECK(up_is("/abc/720p/1.ts?t=1&_HLS_msn=5", "", "/abc/720p/1.ts"));
+	CHECK(up_is("/abc/720p/1.ts?_HLS_msn=x", "", "/abc/720p/1.ts"));
+	CHECK(up_is("/abc/720p/index.m3u8?t=1", "", "/abc/720p/index.m3u8"));
+	CHECK(up_is("/abc/720p/index.m3u8?", "", "/abc/720p/index.m3u8"));
+	/* the directives in one order, numbers without leading zeros */
+	CHECK(up_is("/abc/i.m3u8?_HLS_skip=YES&_HLS_part=02&t=9&_HLS_msn=007",
+	    "", "/abc/i.m3u8?_HLS_msn=7&_HLS_part=2&_HLS_skip=YES"));
+	CHECK(up_is("/abc/i.M3U8?_HLS_msn=00", "", "/abc/i.M3U8?_HLS_msn=0"));
+	CHECK(up_is("/abc/i.m3u8?_HLS_skip=v2", "", "/abc/i.m3u8?_HLS_skip=v2"));
+	CHECK(up_is("/abc/i.m3u8?_HLS_msn=1&_HLS_msn=2", "",
+	    "/abc/i.m3u8?_HLS_msn=2"));
+	CHECK(up_is("/abc/i.m3u8?_HLS_msn=0001234567890", "",
+	    "/abc/i.m3u8?_HLS_msn=1234567890"));
+	CHECK(up_is("/abc/i.m3u8?x_HLS_msn=5", "", "/abc/i.m3u8"));
+	CHECK(up_is("/abc/i.m3u8?_HLS_msn=5#_HLS_part=1", "",
+	    "/abc/i.m3u8?_HLS_msn=5"));
+	/* what the LL-HLS spec does not allow: 400 */
+	CHECK(up_is("/abc/i.m3u8?_HLS_msn=12345678901", "",
+	    "!Bad LL-HLS directive"));
+	CHECK(up_is("/abc/i.m3u8?_HLS_msn=", "", "!Bad LL-HLS directive"));
+	CHECK(up_is("/abc/i.m3u8?_HLS_msn=-1", "", "!Bad LL-HLS directive"));
+	CHECK(up_is("/abc/i.m3u8?_HLS_part=1", "", "!Bad LL-HLS directive"));
+	CHECK(up_is("/abc/i.m3u8?_HLS_msn=1&_HLS_part=x", "",
+	    "!Bad LL-HLS directive"));
+	CHECK(up_is("/abc/i.m3u8?_HLS_skip=yes", "", "!Bad LL-HLS directive"));
+	CHECK(up_is("/abc/i.m3u8?_HLS_skip=YESS", "", "!Bad LL-HLS directive"));
+	/* the whole URL is bounded, its query too */
+	memset(url, 'x', sizeof url - 1);
+	url[sizeof url - 1] = '\0';
+	memcpy(url, "/abc/1.ts?", 10);
+	CHECK(up_is(url, "", "/abc/1.ts"));
+	{
+		char big[SR_URL_MAX + 2];
+
+		memset(big, 'x', sizeof big - 1);
+		big[sizeof big - 1] = '\0';
+		memcpy(big, "/abc/1.ts?", 10);
+		CHECK(up_is(big, "", "!URL too long"));
+		big[sizeof big - 2] = '\0';
+		CHECK(up_is(big, "", "/abc/1.ts"));
+	}
+
+	/* prefixes */
+	CHECK(sr_prefix_valid(""));
+	CHECK(sr_prefix_valid(NULL));
+	CHECK(sr_prefix_valid("/live"));
+	CHECK(sr_prefix_valid("/live/"));
+	CHECK(sr_prefix_valid("/a/b/c/d/e"));
+	CHECK(!sr_prefix_valid("/"));
+	CHECK(!sr_prefix_valid("live"));
+	CHECK(!sr_prefix_valid("/a//b"));
+	CHECK(!sr_prefix_valid("/a/../b"));
+	CHECK(!sr_prefix_valid("/a b"));
+	CHECK(!sr_prefix_valid("/a\"x"));
+
+	/* types and blocking reloads */
+	CHECK(sr_url_type("/abc/live.m3u8") == SR_TYPE_MASTER);
+	CHECK(sr_url_type("/abc/LIVE.M3U8?_HLS_msn=1") == SR_TYPE_MASTER);
+	CHECK(sr_url_type("/abc/720p/index.m3u8") == SR_TYPE_PLAYLIST);
+	CHECK(sr_url_type("/abc/xlive.m3u8") == SR_TYPE_PLAYLIST);
+	CHECK(sr_url_type("/abc/m.mpd") == SR_TYPE_PLAYLIST);
+	CHECK(sr_url_type("/abc/720p/1.ts") == SR_TYPE_SEGMENT);
+	CHECK(sr_url_type("/abc/1.m4s") == SR_TYPE_SEGMENT);
+	CHECK(sr_url_type("/abc/1.MP4") == SR_TYPE_SEGMENT);
+	CHECK(sr_url_type("/abc/1.aac") == SR_TYPE_SEGMENT);
+	CHECK(sr_url_type("/abc/1.vtt") == SR_TYPE_SEGMENT);
+	CHECK(sr_url_type("/abc/1.ts.txt") == SR_TYPE_OTHER);
+	CHECK(sr_url_type("/abc/ts") == SR_TYPE_OTHER);
+	CHECK(sr_url_type(NULL) == SR_TYPE_OTHER);
+	CHECK(!strcmp(sr_url_type_name(SR_TYPE_SEGMENT), "segment"));
+	CHECK(!strcmp(sr_url_type_name(SR_TYPE_OTHER), "other"));
+	CHECK(sr_url_blocking("/abc/i.m3u8?_HLS_msn=5"));
+	CHECK(sr_url_blocking("/abc/i.m3u8?_HLS_skip=YES&_HLS_msn=5"));
+	CHECK(!sr_url_blocking("/abc/i.m3u8?_HLS_skip=YES"));
+	CHECK(!sr_url_blocking("/abc/i.m3u8"));
+	CHECK(!sr_url_blocking(NULL));
 
 	/* key templates */
 	CHECK(sr_key_template_parse(&kt, "{key}") == 0);

@@ -42,11 +42,7 @@ check_ttl() {
 	say "after $2: new segments get max-age $m"
 }
 set_segment_ttl() {
-	# the segment line is the first "set beresp.ttl = 60s" after "segment"
-	awk -v ttl="$1" '
-	    /sr-type == "segment"/ {seg = 1}
-	    seg && /set beresp.ttl/ {sub(/= *[0-9]+s/, "= " ttl "s"); seg = 0}
-	    {print}' "$SETTINGS" >"$SETTINGS.new" && mv "$SETTINGS.new" "$SETTINGS"
+	write_settings --ttl-segment "${1}s"
 	grep -q "beresp.ttl = ${1}s" "$SETTINGS" || fail "cannot set the segment TTL"
 }
 

@@ -156,18 +156,15 @@ unpublish() {
 	sr_publish_stop "$T/pub-$1-$2/publish.pid"
 }
 
-# settings: the shipped origin-settings.vcl with Redis on our socket and
-# our media servers (loopback) in the allow acl, plus sed expressions
-# given as arguments
+# settings: rendered by scripts/streamroute-settings with Redis on our
+# socket and our media servers (loopback) in the allow acl, plus more
+# of its options given as arguments (e.g. --ttl-segment 45)
 write_settings() {
 	mkdir -p "$T/vcl/streamroute"
-	sed -e "s|redis = \"127.0.0.1:6379\"|redis = \"$REDIS\"|" \
-	    -e 's|^acl sr_media_acl {$|&\n\t"127.0.0.1";\n\t"::1";|' "$@" \
-	    "$VCL_DIR/origin-settings.vcl" >"$T/vcl/streamroute/origin-settings.vcl"
-	grep -q "redis = \"$REDIS\"" "$T/vcl/streamroute/origin-settings.vcl" ||
-	    fail "cannot set the Redis address in origin-settings.vcl"
-	grep -q '^	"127.0.0.1";' "$T/vcl/streamroute/origin-settings.vcl" ||
-	    fail "cannot allow loopback in origin-settings.vcl"
+	"$REPO/scripts/streamroute-settings" --redis "$REDIS" \
+	    --allow 127.0.0.1 --allow ::1 "$@" \
+	    -o "$T/vcl/streamroute/origin-settings.vcl" ||
+	    fail "cannot write origin-settings.vcl"
 }
 
 VARNISH_N=$T/varnish
