@@ -1,0 +1,63 @@
+#!/bin/sh
+#
+# Test runner for src/tests/*.vtc (VTC_LOG_COMPILER in src/Makefile.am):
+#	run-vtc.sh [varnishtest options] test.vtc
+#
+# A test that names ${redis_sock} gets a Redis of its own on a unix
+# socket, started here and stopped here by PID whatever happens, so that
+# the test itself is only about the VMOD.  Tests that kill, freeze or
+# restart Redis, or need TCP, Sentinel, AUTH or a proxy, start their own
+# with varnishtest's "process" and do not name ${redis_sock}.  The exit
+# status is varnishtest's (77, skip, when redis-server is missing).
+
+for vtc; do :; done
+if [ -z "${vtc:-}" ] || ! grep -q '${redis_sock}' "$vtc"; then
+	exec varnishtest -v -t 180 "$@"
+fi
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null
+then
+	echo "SKIP: $vtc needs redis-server and redis-cli"
+	exit 77
+fi
+
+# varnishd's child runs as an unprivileged user: it must be able to
+# traverse the directory to reach the socket (mktemp -d makes it 0700).
+dir=$(mktemp -d "${TMPDIR:-/tmp}/sr-vtc.XXXXXX") || exit 99
+chmod 711 "$dir"
+sock=$dir/redis.sock
+pid=
+
+stop_redis() {
+	if [ -n "$pid" ]; then
+		# timeout(1) passes the TERM on to redis-server
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		pid=
+	fi
+	rm -rf "$dir"
+}
+trap stop_redis EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+timeout 300 redis-server --port 0 --unixsocket "$sock" \
+    --unixsocketperm 777 --dir "$dir" --save '' --appendonly no \
+    >"$dir/redis.log" 2>&1 &
+pid=$!
+
+i=0
+until redis-cli -s "$sock" ping 2>/dev/null | grep -q PONG; do
+	i=$((i + 1))
+	if [ $i -gt 100 ] || ! kill -0 "$pid" 2>/dev/null; then
+		echo "FAIL: redis-server did not answer on $sock"
+		cat "$dir/redis.log"
+		exit 99
+	fi
+	sleep 0.1
+done
+
+varnishtest -v -t 180 -Dredis_sock="$sock" "$@"
+rc=$?
+stop_redis
+exit $rc
