@@ -26,20 +26,24 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/sr-vtc.XXXXXX") || exit 99
 chmod 711 "$dir"
 sock=$dir/redis.sock
 pid=
+vt=
 
-stop_redis() {
-	if [ -n "$pid" ]; then
+stop() {
+	for p in $vt $pid; do
 		# timeout(1) passes the TERM on to redis-server
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-		pid=
-	fi
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	vt=
+	pid=
 	rm -rf "$dir"
 }
-trap stop_redis EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# varnishtest runs in the background so that a signal to this script is
+# handled at once (a foreground child would delay the trap until it ends)
+trap stop EXIT
+trap 'stop; exit 129' HUP
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
 
 timeout 300 redis-server --port 0 --unixsocket "$sock" \
     --unixsocketperm 777 --dir "$dir" --save '' --appendonly no \
@@ -57,7 +61,10 @@ until redis-cli -s "$sock" ping 2>/dev/null | grep -q PONG; do
 	sleep 0.1
 done
 
-varnishtest -v -t 180 -Dredis_sock="$sock" "$@"
+varnishtest -v -t 180 -Dredis_sock="$sock" "$@" &
+vt=$!
+wait "$vt"
 rc=$?
-stop_redis
+vt=
+stop
 exit $rc
