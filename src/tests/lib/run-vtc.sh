@@ -10,9 +10,12 @@
 # with varnishtest's "process" and do not name ${redis_sock}.  The exit
 # status is varnishtest's (77, skip, when redis-server is missing).
 
+# the time a test may take; its Redis outlives it
+vtc_timeout=180
+
 for vtc; do :; done
 if [ -z "${vtc:-}" ] || ! grep -q '${redis_sock}' "$vtc"; then
-	exec varnishtest -v -t 180 "$@"
+	exec varnishtest -v -t $vtc_timeout "$@"
 fi
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null
 then
@@ -45,7 +48,7 @@ trap 'stop; exit 129' HUP
 trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
 
-timeout 300 redis-server --port 0 --unixsocket "$sock" \
+timeout $((vtc_timeout + 120)) redis-server --port 0 --unixsocket "$sock" \
     --unixsocketperm 777 --dir "$dir" --save '' --appendonly no \
     >"$dir/redis.log" 2>&1 &
 pid=$!
@@ -61,7 +64,7 @@ until redis-cli -s "$sock" ping 2>/dev/null | grep -q PONG; do
 	sleep 0.1
 done
 
-varnishtest -v -t 180 -Dredis_sock="$sock" "$@" &
+varnishtest -v -t $vtc_timeout -Dredis_sock="$sock" "$@" &
 vt=$!
 wait "$vt"
 rc=$?
