@@ -7,7 +7,7 @@
 # Ends with one line:
 #   tests: N passed, N failed
 #
-# Usage: scripts/test.sh [make check arguments, e.g. TESTS=tests/m00001.vtc]
+# Usage: scripts/test.sh [make check arguments, e.g. TESTS=tests/route_two_streams.vtc]
 # (with arguments, only "make check" runs)
 #
 # A test that cannot run here (a program missing) is skipped and said so;
