@@ -760,8 +760,8 @@ sub bench_route {
         a = self.a
         sizes = (("small", "hit 1KB"), ("big", "hit 200KB"))
         for rend, label in sizes[:1] if a.smoke else sizes:
-            # warm both caches with the fixed URL set
-            for _, v in self.targets:
+            # warm every cache with the fixed URL set
+            for _, v in self.targets + self.peer_targets(label):
                 self.warm(v.port, ["/s%d/%s/hit-%d.ts" % (i, rend, f)
                                    for i in range(a.hit_streams) for f in range(a.hit_files)])
             g0 = self.redis.gets()
