@@ -452,8 +452,9 @@ class NginxLua:
 def peer_check(bench):
     """The NGINX + Lua origin behaves like the origin where the benchmark
     relies on it: routes and caches, 404 for an unknown stream, 400 for a
-    bad path, 503 without Redis for what is not cached, 200 for what is.
-    Stops and restarts the bench's Redis."""
+    bad path, 503 without Redis (killed or hung, failing fast) for what is
+    not cached, 200 for what is.  Freezes, stops and restarts the bench's
+    Redis."""
     import http.client
     peer, media = bench.peer, bench.media
     problems = []
@@ -479,6 +480,20 @@ def peer_check(bench):
     expect("unknown stream", get("/pc-nosuch/live.m3u8")[:1], (404,))
     for bad in ("/pc-live/../etc/passwd", "/pc-live//x.ts", "/pc%2elive/a.ts", "/x"):
         expect("bad path " + bad, get(bad)[:1], (400,))
+    # Redis hung (accepts, never answers): a worker waits for the 250 ms
+    # timeout once, then fails fast for a second; without that 20 new
+    # streams would take 20 x 250 ms
+    os.kill(bench.redis.p.pid, signal.SIGSTOP)
+    try:
+        t0 = time.time()
+        codes = [get("/pc-hung%d/a.ts" % i)[0] for i in range(20)]
+        secs = time.time() - t0
+    finally:
+        os.kill(bench.redis.p.pid, signal.SIGCONT)
+    expect("Redis hung, new streams", set(codes), {503})
+    if secs > 2.5:
+        problems.append("Redis hung: 20 new streams took %.1f s (no fail-fast)" % secs)
+    time.sleep(1.1)   # past the fail-fast window
     bench.procs.stop("redis")
     try:
         expect("Redis down, never looked up", get("/pc-new/360p/1.ts")[:1], (503,))
@@ -491,8 +506,8 @@ def peer_check(bench):
     # and retries on a new one
     time.sleep(1.1)   # past the fail-fast window
     expect("Redis back", get("/pc-new/360p/2.ts")[:1], (200,))
-    bench.row("nginx-lua check", "route, cache, 404, 400, 503 without Redis, "
-              "cached 200 without Redis", None, None, None, "all", not problems)
+    bench.row("nginx-lua check", "route, cache, 404, 400, 503 without Redis (killed, "
+              "hung), cached 200 without Redis", None, None, None, "all", not problems)
     if problems:
         bench.failures.append("nginx-lua check: " + "; ".join(problems))
 

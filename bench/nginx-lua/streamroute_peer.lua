@@ -36,7 +36,8 @@ local conf = {
 }
 
 local routes           -- per worker: key -> {ip, port} or false (unknown)
-local redis_down_until = 0
+local redis_down = false      -- per worker: the last GET failed
+local redis_down_until = 0    -- no GET before then
 
 function _M.configure(t)
     for k, v in pairs(t) do
@@ -52,9 +53,14 @@ function _M.init_worker()
     routes = c
 end
 
+-- The peer closed the connection (a restart, its idle timeout).
+local function gone(err)
+    return err == "closed" or err:find("reset", 1, true) ~= nil
+end
+
 -- One GET on a pooled (or new) connection: the value, false when the key
--- does not exist, or nil, an error and whether the connection came from
--- the pool.
+-- does not exist, or nil, an error and whether to retry (a pooled
+-- connection that Redis had closed).
 local function get_once(key)
     local sock = ngx.socket.tcp()
     sock:settimeouts(conf.timeout_ms, conf.timeout_ms, conf.timeout_ms)
@@ -66,13 +72,13 @@ local function get_once(key)
     ok, err = sock:send({"*2\r\n$3\r\nGET\r\n$", #key, "\r\n", key, "\r\n"})
     if not ok then
         sock:close()
-        return nil, "send: " .. err, reused
+        return nil, "send: " .. err, reused and gone(err)
     end
     local line
     line, err = sock:receive("*l")
     if not line then
         sock:close()
-        return nil, "read: " .. err, reused
+        return nil, "read: " .. err, reused and gone(err)
     end
     local val
     if line == "$-1" then
@@ -87,7 +93,7 @@ local function get_once(key)
         data, err = sock:receive(n + 2)
         if not data then
             sock:close()
-            return nil, "read: " .. err, reused
+            return nil, "read: " .. err, false
         end
         val = data:sub(1, n)
     else
@@ -103,8 +109,8 @@ end
 -- as a length-prefixed bulk string anyway.  A pooled connection may have
 -- been closed by Redis (restart, idle timeout): one retry on a new one.
 local function redis_get(key)
-    local v, err, reused = get_once(key)
-    if v == nil and reused then
+    local v, err, retry = get_once(key)
+    if v == nil and retry then
         v, err = get_once(key)
     end
     return v, err
@@ -150,16 +156,22 @@ function _M.access()
     local route, stale = routes:get(key)
     if route == nil then
         local v, err
-        if now() < redis_down_until then
-            err = "failing fast"
-        else
-            v, err = redis_get(key)
-        end
-        if v == nil then
-            if now() >= redis_down_until then
-                log(WARN, "redis GET ", key, ": ", err)
+        if now() >= redis_down_until then
+            if redis_down then
+                -- this request probes; the others keep failing fast
+                -- rather than each waiting for a hung Redis
                 redis_down_until = now() + conf.retry_after
             end
+            v, err = redis_get(key)
+            if v == nil then
+                log(WARN, "redis GET ", key, ": ", err)
+                redis_down = true
+                redis_down_until = now() + conf.retry_after
+            else
+                redis_down = false
+            end
+        end
+        if v == nil then
             if not stale then
                 -- no route known: the balancer answers 503 unless the
                 -- response comes from the cache
