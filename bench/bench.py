@@ -506,6 +506,9 @@ def peer_check(bench):
     # and retries on a new one
     time.sleep(1.1)   # past the fail-fast window
     expect("Redis back", get("/pc-new/360p/2.ts")[:1], (200,))
+    # and every worker routes again at once (10 streams, both workers)
+    expect("Redis back, 10 streams",
+           {get("/s%d/360p/back.ts" % i)[0] for i in range(10)}, {200})
     bench.row("nginx-lua check", "route, cache, 404, 400, 503 without Redis (killed, "
               "hung), cached 200 without Redis", None, None, None, "all", not problems)
     if problems:
@@ -703,15 +706,17 @@ sub bench_route {
         """GETs each path once (sequentially, one keep-alive connection)."""
         import http.client
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        bad = 0
+        bad = {}
         for p in paths:
             c.request("GET", p)
             r = c.getresponse()
             r.read()
-            bad += r.status != 200
+            if r.status != 200:
+                bad[r.status] = bad.get(r.status, 0) + 1
         c.close()
         if bad:
-            self.failures.append("warm-up: %d of %d not 200" % (bad, len(paths)))
+            self.failures.append("warm-up of :%d: %d of %d not 200 (%s)" % (
+                port, sum(bad.values()), len(paths), bad))
 
     def next_runid(self):
         self.runid += 1

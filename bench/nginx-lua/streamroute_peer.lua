@@ -167,8 +167,9 @@ function _M.access()
                 log(WARN, "redis GET ", key, ": ", err)
                 redis_down = true
                 redis_down_until = now() + conf.retry_after
-            else
+            elseif redis_down then
                 redis_down = false
+                redis_down_until = 0
             end
         end
         if v == nil then
