@@ -166,8 +166,10 @@ class Redis:
             raise RuntimeError("redis seed: " + out)
 
     def gets(self):
-        m = re.search(r"cmdstat_get:calls=(\d+)", self.cli("INFO", "commandstats"))
-        return int(m.group(1)) if m else 0
+        """Route look-ups so far: GET (the NGINX peer) and GETRANGE (the
+        VMOD reads a bounded prefix of the value)."""
+        return sum(int(x) for x in re.findall(r"cmdstat_(?:get|getrange):calls=(\d+)",
+                                               self.cli("INFO", "commandstats")))
 
 
 # ----------------------------------------------------------------------
