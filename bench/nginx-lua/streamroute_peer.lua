@@ -16,6 +16,7 @@
 local lrucache = require "resty.lrucache"
 local balancer = require "ngx.balancer"
 
+local stats = ngx.shared.sr_stats   -- media fetches (nginx.conf)
 local re_match = ngx.re.match
 local now = ngx.now
 local exit = ngx.exit
@@ -223,6 +224,7 @@ function _M.balancer()
         log(ERR, "set_current_peer: ", err)
         return exit(ngx.ERROR)
     end
+    stats:incr("fetches", 1, 0)
 end
 
 return _M
