@@ -101,6 +101,13 @@ class Procs:
         self.procs = []
 
 
+def proc_ticks(pid):
+    """utime + stime of a process, in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def wait_for(fn, timeout, what):
     t0 = time.time()
     while time.time() - t0 < timeout:
@@ -159,8 +166,10 @@ class Redis:
             raise RuntimeError("redis seed: " + out)
 
     def gets(self):
-        m = re.search(r"cmdstat_get:calls=(\d+)", self.cli("INFO", "commandstats"))
-        return int(m.group(1)) if m else 0
+        """Route look-ups so far: GET (the NGINX peer) and GETRANGE (the
+        VMOD reads a bounded prefix of the value)."""
+        return sum(int(x) for x in re.findall(r"cmdstat_(?:get|getrange):calls=(\d+)",
+                                               self.cli("INFO", "commandstats")))
 
 
 # ----------------------------------------------------------------------
@@ -339,9 +348,9 @@ class Varnish:
         return int(kids[0])
 
     def cpu_ticks(self):
-        with open("/proc/%d/stat" % self.child_pid()) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])  # utime + stime
+        """CPU of the whole origin: the cache process and the manager
+        (as the NGINX peer counts its master and workers)."""
+        return proc_ticks(self.child_pid()) + proc_ticks(self.p.pid)
 
     def rss_kb(self):
         with open("/proc/%d/status" % self.child_pid()) as f:
@@ -376,6 +385,137 @@ class Varnish:
         s = self.stats()
         return sum(v for k, v in s.items()
                    if k.startswith("STREAMROUTE.") and k.endswith("." + suffix))
+
+
+# ----------------------------------------------------------------------
+# The third system: NGINX + Lua + Redis (bench/nginx-lua/)
+
+PEER = "nginx-lua"
+PEER_DIR = os.path.join(BENCH, "nginx-lua")
+PEER_MODULE = "/usr/lib/nginx/modules/ngx_http_lua_module.so"
+# the scenarios the peer runs in (alternate()'s names)
+PEER_SCENARIOS = ("hit 1KB", "hit 200KB", "miss 1KB", "herd", "poll")
+
+
+class NginxLua:
+    """The origin a team would build instead: bench/nginx-lua/nginx.conf.in
+    (proxy_cache on tmpfs, 2 workers) with streamroute_peer.lua routing
+    from the same Redis.  Duck-types the parts of Varnish the scenarios
+    use: port, cpu_ticks(), stat()."""
+
+    def __init__(self, procs, rundir, redis_port):
+        self.procs, self.rundir, self.redis_port = procs, rundir, redis_port
+        self.port = free_port()
+        self.cache = None
+        self.p = None
+
+    def start(self, timeout=30):
+        d = self.rundir
+        # tmpfs: file creation on this machine's ext4 is slow right after
+        # a large delete; /dev/shm is what a production box would mount
+        self.cache = tempfile.mkdtemp(prefix="srbench-nginx-cache-", dir="/dev/shm")
+        os.makedirs(os.path.join(d, "nginx-lua-tmp"), exist_ok=True)
+        with open(os.path.join(PEER_DIR, "nginx.conf.in")) as f:
+            conf = f.read()
+        for k, v in (("@RUNDIR@", d), ("@CACHE@", self.cache), ("@PORT@", self.port),
+                     ("@LUADIR@", PEER_DIR), ("@REDIS_PORT@", self.redis_port)):
+            conf = conf.replace(k, str(v))
+        path = os.path.join(d, "nginx-lua.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        self.p = self.procs.start(PEER, ["nginx", "-c", path, "-p", d + "/"])
+        wait_for(lambda: http_status(self.port, "/healthcheck", 2) == 200, timeout,
+                 "nginx-lua (see %s/%s.log, nginx-lua-error.log)" % (d, PEER))
+
+    def pids(self):
+        """The master and its children (workers, cache manager/loader)."""
+        with open("/proc/%d/task/%d/children" % (self.p.pid, self.p.pid)) as f:
+            return [self.p.pid] + [int(x) for x in f.read().split()]
+
+    def cpu_ticks(self):
+        t = 0
+        for pid in self.pids():
+            try:
+                t += proc_ticks(pid)
+            except OSError:   # a cache loader that just exited
+                pass
+        return t
+
+    def stat(self, *names):
+        """MAIN.backend_req: the balancer's count of media fetches (a
+        shared dict, served on /__fetches); nothing else is counted."""
+        fetches = int(http_get(self.port, "/__fetches")[1])
+        return [fetches if n == "MAIN.backend_req" else 0 for n in names]
+
+    def cleanup(self):
+        if self.cache:
+            shutil.rmtree(self.cache, ignore_errors=True)
+
+
+def peer_check(bench):
+    """The NGINX + Lua origin behaves like the origin where the benchmark
+    relies on it: routes and caches, 404 for an unknown stream, 400 for a
+    bad path, 503 without Redis (killed or hung, failing fast) for what is
+    not cached, 200 for what is.  Freezes, stops and restarts the bench's
+    Redis."""
+    import http.client
+    peer, media = bench.peer, bench.media
+    problems = []
+
+    def get(path):
+        c = http.client.HTTPConnection("127.0.0.1", peer.port, timeout=10)
+        c.request("GET", path)
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        return r.status, r.getheader("X-Cache"), r.getheader("Access-Control-Allow-Origin"), body
+
+    def expect(what, got, want):
+        if got != want:
+            problems.append("%s: got %s, want %s" % (what, got, want))
+    bench.redis.cli("SET", "pc-live", "127.0.0.1:%d" % media.port, "EX", "600")
+    bench.redis.cli("SET", "pc-new", "127.0.0.1:%d" % media.port, "EX", "600")
+    st, xc, cors, body = get("/pc-live/live.m3u8")
+    expect("routed live.m3u8", (st, xc, cors), (200, "MISS", "*"))
+    expect("live.m3u8 body", body[:7], b"#EXTM3U")
+    st, xc, _, _ = get("/pc-live/live.m3u8")
+    expect("live.m3u8 again", (st, xc), (200, "HIT"))
+    expect("unknown stream", get("/pc-nosuch/live.m3u8")[:1], (404,))
+    for bad in ("/pc-live/../etc/passwd", "/pc-live//x.ts", "/pc%2elive/a.ts", "/x"):
+        expect("bad path " + bad, get(bad)[:1], (400,))
+    # Redis hung (accepts, never answers): a worker waits for the 250 ms
+    # timeout once, then fails fast for a second; without that 20 new
+    # streams would take 20 x 250 ms
+    os.kill(bench.redis.p.pid, signal.SIGSTOP)
+    try:
+        t0 = time.time()
+        codes = [get("/pc-hung%d/a.ts" % i)[0] for i in range(20)]
+        secs = time.time() - t0
+    finally:
+        os.kill(bench.redis.p.pid, signal.SIGCONT)
+    expect("Redis hung, new streams", set(codes), {503})
+    if secs > 2.5:
+        problems.append("Redis hung: 20 new streams took %.1f s (no fail-fast)" % secs)
+    time.sleep(1.1)   # past the fail-fast window
+    bench.procs.stop("redis")
+    try:
+        expect("Redis down, never looked up", get("/pc-new/360p/1.ts")[:1], (503,))
+        expect("Redis down, cached", get("/pc-live/live.m3u8")[:2], (200, "HIT"))
+    finally:
+        bench.redis.start()
+        bench.redis.seed(bench.routes)
+        bench.redis.cli("SET", "pc-new", "127.0.0.1:%d" % media.port, "EX", "600")
+    # the first GET after the restart finds its pooled connection closed
+    # and retries on a new one
+    time.sleep(1.1)   # past the fail-fast window
+    expect("Redis back", get("/pc-new/360p/2.ts")[:1], (200,))
+    # and every worker routes again at once (10 streams, both workers)
+    expect("Redis back, 10 streams",
+           {get("/s%d/360p/back.ts" % i)[0] for i in range(10)}, {200})
+    bench.row("nginx-lua check", "route, cache, 404, 400, 503 without Redis (killed, "
+              "hung), cached 200 without Redis", None, None, None, "all", not problems)
+    if problems:
+        bench.failures.append("nginx-lua check: " + "; ".join(problems))
 
 
 # ----------------------------------------------------------------------
@@ -460,6 +600,7 @@ class Bench:
         self.raw = {}      # everything measured, for results/*.json
         self.runid = 0
         self.failures = []
+        self.peer = None   # NginxLua, unless --no-peer
 
     # -- setup
     def setup(self):
@@ -505,6 +646,9 @@ sub bench_route {
         self.routes = routes
         self.redis.seed(routes)
         self.targets = [("origin", self.origin), ("reference", self.ref)]
+        if not a.no_peer:
+            self.peer = NginxLua(self.procs, self.rundir, self.redis.port)
+            self.peer.start()
 
     def write_settings(self, vdir, *options):
         """<vdir>/streamroute/origin-settings.vcl, written by the one
@@ -557,29 +701,42 @@ sub bench_route {
         """GETs each path once (sequentially, one keep-alive connection)."""
         import http.client
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        bad = 0
+        bad = {}
         for p in paths:
             c.request("GET", p)
             r = c.getresponse()
             r.read()
-            bad += r.status != 200
+            if r.status != 200:
+                bad[r.status] = bad.get(r.status, 0) + 1
         c.close()
         if bad:
-            self.failures.append("warm-up: %d of %d not 200" % (bad, len(paths)))
+            self.failures.append("warm-up of :%d: %d of %d not 200 (%s)" % (
+                port, sum(bad.values()), len(paths), bad))
 
     def next_runid(self):
         self.runid += 1
         return "r%d%d" % (int(time.time()) % 100000, self.runid)
 
-    def row(self, scen, metric, o, r, ratio, target, met, unit=""):
+    def row(self, scen, metric, o, r, ratio, target, met, unit="", peer=None,
+            peer_ratio=None):
         self.rows.append(dict(scenario=scen, metric=metric, origin=o, reference=r,
-                              ratio=ratio, target=target, met=met, unit=unit))
+                              ratio=ratio, target=target, met=met, unit=unit,
+                              peer=peer, peer_ratio=peer_ratio))
+
+    def peer_targets(self, name):
+        """The NGINX + Lua origin as a third system, in the scenarios
+        where it applies."""
+        if self.peer and name in PEER_SCENARIOS:
+            return [(PEER, self.peer)]
+        return []
 
     def alternate(self, name, fn):
-        """fn(varnish) -> dict; runs A B A B for a.rounds rounds."""
-        res = {"origin": [], "reference": []}
+        """fn(varnish) -> dict; runs A B A B (A B C with the NGINX peer)
+        for a.rounds rounds."""
+        targets = self.targets + self.peer_targets(name)
+        res = {tname: [] for tname, _ in targets}
         for rnd in range(self.a.rounds):
-            for tname, v in self.targets:
+            for tname, v in targets:
                 r = fn(v)
                 res[tname].append(r)
                 log("  %-28s round %d %-9s %s" % (name, rnd + 1, tname,
@@ -599,25 +756,41 @@ sub bench_route {
         if target is not None and rm is not None:
             met = rm >= target if higher_better else rm <= target
         tgt = None if target is None else ("%s %.2fx" % (">=" if higher_better else "<=", target))
-        self.row(scen, metric, median(o), median(b), rm, tgt, met, unit)
+        pm, pr = self.peer_ratio(res, metric)
+        self.row(scen, metric, median(o), median(b), rm, tgt, met, unit, pm, pr)
         return rm
+
+    @staticmethod
+    def peer_ratio(res, metric):
+        """The NGINX peer's median and the median of the per-round ratios
+        origin / peer (None, None where the peer did not run)."""
+        if PEER not in res:
+            return None, None
+        o = [r.get(metric) for r in res["origin"]]
+        p = [r.get(metric) for r in res[PEER]]
+        return median(p), median([x / y for x, y in zip(o, p) if x is not None and y])
 
     # -- scenarios
     def scen_hits(self):
         a = self.a
         sizes = (("small", "hit 1KB"), ("big", "hit 200KB"))
         for rend, label in sizes[:1] if a.smoke else sizes:
-            # warm both caches with the fixed URL set
-            for _, v in self.targets:
+            # warm every cache with the fixed URL set
+            for _, v in self.targets + self.peer_targets(label):
                 self.warm(v.port, ["/s%d/%s/hit-%d.ts" % (i, rend, f)
                                    for i in range(a.hit_streams) for f in range(a.hit_files)])
-            g0 = self.redis.gets()
             be0 = self.origin.stat("MAIN.backend_req")[0]
-            res = self.alternate(label, lambda v: measured(v, lambda: wrk(
-                v.port, "hit", 0, a.hit_streams, rend, nfiles=a.hit_files,
-                conns=a.conns, duration=a.duration)))
-            g1 = self.redis.gets()
+
+            def one(v):
+                g0 = self.redis.gets()
+                r = measured(v, lambda: wrk(
+                    v.port, "hit", 0, a.hit_streams, rend, nfiles=a.hit_files,
+                    conns=a.conns, duration=a.duration))
+                r["redis_gets"] = self.redis.gets() - g0
+                return r
+            res = self.alternate(label, one)
             be1 = self.origin.stat("MAIN.backend_req")[0]
+            gets = sum(r["redis_gets"] for r in res["origin"])
             errs = sum(r["errors"] for t in res.values() for r in t)
             if errs:
                 self.failures.append("%s: %d wrk errors" % (label, errs))
@@ -628,9 +801,14 @@ sub bench_route {
             self.notes.append("%s: origin served %d requests with %d Redis GETs and %d "
                               "backend fetches during the measurement (the 100 objects "
                               "expire after their 60 s TTL once or twice in the %d runs)"
-                              % (label, n, g1 - g0, be1 - be0, 2 * a.rounds))
-            self.raw[label + " redis"] = {"requests": n, "redis_gets": g1 - g0,
+                              % (label, n, gets, be1 - be0, 2 * a.rounds))
+            self.raw[label + " redis"] = {"requests": n, "redis_gets": gets,
                                           "backend_req": be1 - be0}
+            if PEER in res:
+                self.notes.append("%s: nginx-lua served %d requests with %d Redis GETs "
+                                  "(its route look-up runs before the cache, on hits too)"
+                                  % (label, sum(r["requests"] for r in res[PEER]),
+                                     sum(r["redis_gets"] for r in res[PEER])))
 
     def scen_miss(self, label="miss 1KB", streams=None, keyprefix="s", note=True):
         a = self.a
@@ -661,6 +839,12 @@ sub bench_route {
                 "(%.3f per miss, %.0f per second = %.2f per stream per second: "
                 "route_ttl 1 s)" % (label, streams, gets, n, gets / max(n, 1), gets / secs,
                                     gets / secs / streams))
+            if PEER in res:
+                pg = sum(r["redis_gets"] for r in res[PEER])
+                pn = sum(r["requests"] for r in res[PEER])
+                self.notes.append("%s: nginx-lua made %d Redis GETs for %d misses (%.3f per "
+                                  "miss: a route cache per worker, 2 workers)"
+                                  % (label, pg, pn, pg / max(pn, 1)))
         return res
 
     def scen_herd(self):
@@ -676,8 +860,10 @@ sub bench_route {
         res = self.alternate("herd", one)
         fo = [r["fetches"] for r in res["origin"]]
         fr = [r["fetches"] for r in res["reference"]]
+        fp = [r["fetches"] for r in res.get(PEER, [])]
         self.row("herd %d clients" % a.herd_clients, "media fetches (max)",
-                 max(fo), max(fr), None, "== 1", max(fo) == 1 and min(fo) == 1)
+                 max(fo), max(fr), None, "== 1", max(fo) == 1 and min(fo) == 1,
+                 peer=max(fp) if fp else None)
         self.ratio_rows("herd %d clients" % a.herd_clients, res, "slowest_ms",
                         1.10, higher_better=False, unit="ms")
         bad = [r for t in res.values() for r in t if r["ok"] != r["requests"]]
@@ -701,9 +887,10 @@ sub bench_route {
         res = self.alternate("poll", one)
         o = [r["per_stream_s"] for r in res["origin"]]
         b = [r["per_stream_s"] for r in res["reference"]]
+        p = [r["per_stream_s"] for r in res.get(PEER, [])]
         self.row("poll %d players/%d streams" % (a.players, a.poll_streams),
                  "media req/stream/s", median(o), median(b),
-                 None, "<= 1", max(o) <= 1.0)
+                 None, "<= 1", max(o) <= 1.0, peer=median(p))
         self.ratio_rows("poll %d players/%d streams" % (a.players, a.poll_streams),
                         res, "polls_per_s", None, unit="req/s")
         self.ratio_rows("poll %d players/%d streams" % (a.players, a.poll_streams),
@@ -990,14 +1177,17 @@ sub bench_route {
             if abs(x) >= 1000:
                 return "%.0f" % x
             return "%.3g" % x
-        lines = ["| scenario | metric | origin (median) | reference (median) | ratio (median) | target | met |",
-                 "|---|---|---:|---:|---:|---|---|"]
+        lines = ["| scenario | metric | origin (median) | reference (median) | ratio (median) | target | met "
+                 "| nginx-lua (median) | origin / nginx-lua (median) |",
+                 "|---|---|---:|---:|---:|---|---|---:|---:|"]
         for r in self.rows:
-            lines.append("| %s | %s%s | %s | %s | %s | %s | %s |" % (
+            lines.append("| %s | %s%s | %s | %s | %s | %s | %s | %s | %s |" % (
                 r["scenario"], r["metric"], (" (%s)" % r["unit"]) if r["unit"] else "",
                 fmt(r["origin"]), fmt(r["reference"]),
                 ("%.3fx" % r["ratio"]) if r["ratio"] is not None else "-",
-                r["target"] or "-", fmt(r["met"]) if r["met"] is not None else "-"))
+                r["target"] or "-", fmt(r["met"]) if r["met"] is not None else "-",
+                fmt(r.get("peer")),
+                ("%.3fx" % r["peer_ratio"]) if r.get("peer_ratio") is not None else "-"))
         return "\n".join(lines)
 
     def header(self):
@@ -1042,7 +1232,11 @@ sub bench_route {
             self.rundir, self.origin.port, self.ref.port, self.media.port, self.redis.port))
         scen = {"hits": self.scen_hits, "miss": self.scen_miss, "herd": self.scen_herd,
                 "poll": self.scen_poll, "scale": self.scen_scale,
-                "outage": self.scen_outage, "callgrind": self.callgrind}
+                "outage": self.scen_outage, "callgrind": self.callgrind,
+                "peer-check": lambda: peer_check(self)}
+        if self.peer and "peer-check" not in a.scenarios:
+            # a few requests: the peer must route before its figures count
+            a.scenarios.insert(0, "peer-check")
         failures = self.failures
         for s in a.scenarios:
             log("== %s" % s)
@@ -1143,6 +1337,8 @@ def main():
                     help="keys:addresses,...")
     ap.add_argument("--scenarios", default="hits,miss,herd,poll,scale,outage,callgrind")
     ap.add_argument("--keep", action="store_true", help="keep the run directory (logs)")
+    ap.add_argument("--no-peer", action="store_true",
+                    help="without the third system, NGINX + Lua (bench/nginx-lua/)")
     a = ap.parse_args()
     if a.smoke:
         a.rounds, a.duration, a.conns = 1, 1, 8
@@ -1156,6 +1352,9 @@ def main():
         if not shutil.which(tool):
             log("missing: %s (scripts/install-deps.sh build run media bench)" % tool)
             return 2
+    if not a.no_peer and not os.path.exists(PEER_MODULE):
+        log("missing: %s (scripts/install-deps.sh bench; or --no-peer)" % PEER_MODULE)
+        return 2
     if "callgrind" in a.scenarios and not shutil.which("valgrind"):
         log("missing: valgrind")
         return 2
@@ -1166,6 +1365,8 @@ def main():
         return b.run()
     finally:
         b.procs.stop_all()
+        if b.peer:
+            b.peer.cleanup()
         if not a.keep:
             shutil.rmtree(b.rundir, ignore_errors=True)
 
