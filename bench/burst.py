@@ -24,6 +24,8 @@ import sys
 import tempfile
 import time
 
+from bench import free_port  # bench/bench.py, beside this file
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 MEDIA = r'''
@@ -64,14 +66,6 @@ sub vcl_backend_fetch {
 	}
 }
 '''
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wait_for(cond, what, limit=30):
