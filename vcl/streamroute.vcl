@@ -103,9 +103,23 @@ sub sr_deliver {
 	# is offered to the CDN for the same two uses the origin makes of
 	# it: serving stale while refreshing, and while the media server
 	# fails.
+	#
+	# A browser honours stale-while-revalidate too, and would then
+	# play a live media playlist up to its grace behind the live edge:
+	# on playlists browsers get stale-if-error only, and CDNs get both
+	# in CDN-Cache-Control (RFC 9213), which browsers ignore.
 	set resp.http.Cache-Control = "max-age=" +
 	    std.integer(duration = obj.ttl + obj.age + 0.5s, fallback = 0);
-	if (obj.grace >= 0.5s) {
+	if (obj.grace >= 0.5s && streamroute.type(req.url) == "playlist") {
+		set resp.http.CDN-Cache-Control = resp.http.Cache-Control +
+		    ", stale-while-revalidate=" +
+		    std.integer(duration = obj.grace + 0.5s, fallback = 0) +
+		    ", stale-if-error=" +
+		    std.integer(duration = obj.grace + 0.5s, fallback = 0);
+		set resp.http.Cache-Control = resp.http.Cache-Control +
+		    ", stale-if-error=" +
+		    std.integer(duration = obj.grace + 0.5s, fallback = 0);
+	} elsif (obj.grace >= 0.5s) {
 		set resp.http.Cache-Control = resp.http.Cache-Control +
 		    ", stale-while-revalidate=" +
 		    std.integer(duration = obj.grace + 0.5s, fallback = 0) +
@@ -270,6 +284,7 @@ sub sr_backend_response {
 	call sr_settings_ttl;
 	unset beresp.http.Set-Cookie;
 	unset beresp.http.Cache-Control;
+	unset beresp.http.CDN-Cache-Control;
 	unset beresp.http.Expires;
 	unset beresp.http.Pragma;
 	# Vary from the media server would split the object by header;
