@@ -25,6 +25,7 @@
 #include "vas.h"
 
 #include "sr_addr.h"
+#include "sr_http.h"
 
 static const unsigned char v4mapped_prefix[12] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
@@ -54,6 +55,43 @@ sr_port_parse(const char *s, size_t len, unsigned *port)
  * Parses a Redis value into t.  Returns NULL on success, or why the
  * value is not a route.
  */
+/* a.b.c.d, as inet_ntop() writes it but without its sprintf */
+static void
+sr_put_ipv4(char *p, const struct in_addr *a)
+{
+	const unsigned char *b;
+	int i;
+
+	b = (const unsigned char *)&a->s_addr;
+	for (i = 0; i < 4; i++) {
+		if (i > 0)
+			*p++ = '.';
+		p = sr_put_uint(p, b[i]);
+	}
+	*p = '\0';
+}
+
+/* <open><ip><close>:<port>, the canonical form of a target */
+static void
+sr_put_hostport(char *p, const char *open, const char *ip,
+    const char *close, unsigned port)
+{
+	size_t l;
+
+	l = strlen(open);
+	memcpy(p, open, l);
+	p += l;
+	l = strlen(ip);
+	memcpy(p, ip, l);
+	p += l;
+	l = strlen(close);
+	memcpy(p, close, l);
+	p += l;
+	*p++ = ':';
+	p = sr_put_uint(p, port);
+	*p = '\0';
+}
+
 const char *
 sr_target_parse(struct sr_target *t, const char *s, size_t len)
 {
@@ -108,15 +146,14 @@ sr_target_parse(struct sr_target *t, const char *s, size_t len)
 	if (t->family == AF_INET) {
 		t->sa.sin.sin_family = AF_INET;
 		t->sa.sin.sin_port = htons((uint16_t)port);
-		AN(inet_ntop(AF_INET, &t->sa.sin.sin_addr, t->ip,
-		    sizeof t->ip));
-		snprintf(t->addr, sizeof t->addr, "%s:%u", t->ip, port);
+		sr_put_ipv4(t->ip, &t->sa.sin.sin_addr);
+		sr_put_hostport(t->addr, "", t->ip, "", port);
 	} else {
 		t->sa.sin6.sin6_family = AF_INET6;
 		t->sa.sin6.sin6_port = htons((uint16_t)port);
 		AN(inet_ntop(AF_INET6, &t->sa.sin6.sin6_addr, t->ip,
 		    sizeof t->ip));
-		snprintf(t->addr, sizeof t->addr, "[%s]:%u", t->ip, port);
+		sr_put_hostport(t->addr, "[", t->ip, "]", port);
 	}
 	return (NULL);
 }

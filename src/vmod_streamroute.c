@@ -27,6 +27,7 @@
 
 #include "sr_addr.h"
 #include "sr_cache.h"
+#include "sr_http.h"
 #include "sr_key.h"
 #include "vmod_streamroute.h"
 #include "vcc_streamroute_if.h"
@@ -168,13 +169,19 @@ VCL_STRING v_matchproto_(td_streamroute_key)
 vmod_key(VRT_CTX, VCL_STRING url, VCL_STRING prefix)
 {
 	const char *key;
+	char *p;
 	size_t len;
 
 	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
 	len = sr_key_from_url(url, prefix, &key);
 	if (len == 0)
 		return ("");
-	key = WS_Printf(ctx->ws, "%.*s", (int)len, key);
+	p = WS_Alloc(ctx->ws, (unsigned)len + 1);
+	if (p != NULL) {
+		memcpy(p, key, len);
+		p[len] = '\0';
+	}
+	key = p;
 	if (key == NULL) {
 		VRT_fail(ctx, "streamroute.key(): out of workspace");
 		return ("");
@@ -596,7 +603,8 @@ sr_lookup(VRT_CTX, struct vmod_streamroute_router *rt, VCL_STRING key,
 	struct sr_fetch_ctx fc;
 	struct vsb vsb[1];
 	char rkey[SR_RKEY_MAX], qbuf[SR_LOG_VALUE_MAX * 4 + 8];
-	const char *outcome, *why;
+	const char *outcome, *why, *part[12];
+	struct strands line;
 	size_t rkeylen, vlen;
 	unsigned flags;
 
@@ -659,13 +667,31 @@ sr_lookup(VRT_CTX, struct vmod_streamroute_router *rt, VCL_STRING key,
 		why = fc.why != NULL ? fc.why : "coalesced_failed";
 		break;
 	}
-	sr_log(ctx, SLT_VCL_Log,
-	    "streamroute: %s key=%s outcome=%s source=%s route=%s%s%s",
-	    rt->vcl_name, key, outcome, sr_route_source_name(route->source),
-	    route->state == SR_ROUTE_FOUND ?
-	    sr_quote(vsb, route->value, route->len) : "-",
-	    outcome == OUTCOME_UNAVAILABLE ? " reason=" : "",
-	    outcome == OUTCOME_UNAVAILABLE ? why : "");
+	/*
+	 * One line per fetch: put together without printf, which would
+	 * cost a miss more than the rest of the look-up.
+	 */
+	part[0] = "streamroute: ";
+	part[1] = rt->vcl_name;
+	part[2] = " key=";
+	part[3] = key;
+	part[4] = " outcome=";
+	part[5] = outcome;
+	part[6] = " source=";
+	part[7] = sr_route_source_name(route->source);
+	part[8] = " route=";
+	part[9] = route->state == SR_ROUTE_FOUND ?
+	    sr_quote(vsb, route->value, route->len) : "-";
+	part[10] = outcome == OUTCOME_UNAVAILABLE ? " reason=" : "";
+	part[11] = outcome == OUTCOME_UNAVAILABLE ? why : "";
+	line.n = 12;
+	line.p = part;
+	if (ctx->vsl != NULL)
+		VSLbs(ctx->vsl, SLT_VCL_Log, &line);
+	else	/* vcl_init */
+		sr_log(ctx, SLT_VCL_Log, "%s%s%s%s%s%s%s%s%s%s%s%s",
+		    part[0], part[1], part[2], part[3], part[4], part[5],
+		    part[6], part[7], part[8], part[9], part[10], part[11]);
 	VSB_fini(vsb);
 	return (outcome);
 }
@@ -801,6 +827,23 @@ vmod_blocking(VRT_CTX, VCL_STRING url)
 
 	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
 	return (sr_url_blocking(url));
+}
+
+VCL_STRING v_matchproto_(td_streamroute_cache_control)
+vmod_cache_control(VRT_CTX, VCL_DURATION ttl, VCL_DURATION grace,
+    VCL_BOOL stale_while_revalidate)
+{
+	char *p;
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	p = WS_Alloc(ctx->ws, SR_CACHE_CONTROL_MAX);
+	if (p == NULL) {
+		VRT_fail(ctx, "streamroute.cache_control(): out of workspace");
+		return (NULL);
+	}
+	AN(sr_cache_control(p, SR_CACHE_CONTROL_MAX, ttl, grace,
+	    stale_while_revalidate));
+	return (p);
 }
 
 struct vmod_streamroute_settings {

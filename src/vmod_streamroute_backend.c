@@ -283,7 +283,7 @@ sr_backends_get(VRT_CTX, struct sr_backends *bs, const struct sr_target *t,
 	sr_backends_sweep(ctx, bs, now, 0);
 
 	sh = sr_backend_shard(bs, t->addr);
-	bprintf(needle.addr, "%s", t->addr);
+	bstrcpy(needle.addr, t->addr);
   again:
 	Lck_Lock(&sh->mtx);
 	while ((b = VRBT_FIND(sr_btree, &sh->tree, &needle)) != NULL &&
@@ -310,7 +310,7 @@ sr_backends_get(VRT_CTX, struct sr_backends *bs, const struct sr_target *t,
 	/* claim the address, then make its backend outside the lock */
 	ALLOC_OBJ(b, SR_BACKEND_MAGIC);
 	AN(b);
-	bprintf(b->addr, "%s", t->addr);
+	bstrcpy(b->addr, t->addr);
 	b->creating = 1;
 	b->last_used = now;
 	Lck_Lock(&sh->mtx);

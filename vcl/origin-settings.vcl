@@ -121,5 +121,4 @@ sub sr_settings_ttl {
 		set beresp.ttl = 1s;
 		set beresp.grace = 0s;
 	}
-	set beresp.keep = 0s;
 }

@@ -27,29 +27,23 @@
 # Client side
 
 sub sr_recv {
-	# CORS preflight: any path, answered here.
-	if (req.method == "OPTIONS") {
-		return (synth(204));
-	}
 	if (req.method != "GET" && req.method != "HEAD") {
+		if (req.method == "OPTIONS") {
+			# CORS preflight: any path, answered here.
+			return (synth(204));
+		}
 		return (synth(405));
 	}
 
-	# Load balancer checks: never cached, never routed.
-	if (req.url ~ "^/healthcheck(\?|$)") {
-		return (synth(200, "OK"));
-	}
+	# Load balancer checks: never cached, never routed.  This one has
+	# the shape of a media URL (a stream "healthcheck", a file "deep"),
+	# so it is told apart first; the others come after the media
+	# requests, which are nearly all the traffic.
 	if (req.url ~ "^/healthcheck/deep(\?|$)") {
 		if (router.redis_ok()) {
 			return (synth(200, "OK"));
 		}
 		return (synth(503, "Redis unreachable"));
-	}
-	if (req.url ~ "^/status(\?|$)") {
-		if (client.ip !~ sr_status_acl) {
-			return (synth(403));
-		}
-		return (synth(200, "OK"));
 	}
 
 	# The VMOD parses the URL once (key syntax, traversal, encoding,
@@ -59,14 +53,25 @@ sub sr_recv {
 	# directives in one fixed order.  Other query parameters (cache
 	# busters, tokens) would split the cache without changing the
 	# answer: they are dropped.
-	if (!settings.parse(req.url)) {
-		return (synth(400, settings.error()));
+	if (settings.parse(req.url)) {
+		set req.url = settings.url();
+		# Skip the built-in vcl_recv: it would pass requests that
+		# carry a Cookie or Authorization header, and so never share
+		# them.
+		return (hash);
 	}
-	set req.url = settings.url();
 
-	# Skip the built-in vcl_recv: it would pass requests that carry a
-	# Cookie or Authorization header, and so never share them.
-	return (hash);
+	# No media URL is one of these.
+	if (req.url ~ "^/healthcheck(\?|$)") {
+		return (synth(200, "OK"));
+	}
+	if (req.url ~ "^/status(\?|$)") {
+		if (client.ip !~ sr_status_acl) {
+			return (synth(403));
+		}
+		return (synth(200, "OK"));
+	}
+	return (synth(400, settings.error()));
 }
 
 sub sr_hash {
@@ -89,45 +94,10 @@ sub sr_hit {
 }
 
 sub sr_deliver {
+	# Cache-Control towards CDNs and players was stored with the
+	# object when it was fetched (sr_cache_control): a hit adds only
+	# what differs per response.
 	call sr_cors;
-
-	# Towards a CDN (RFC 9111 4.2.3): a shared cache takes Age from
-	# max-age, so max-age is the object's whole lifetime here and Age
-	# stays as Varnish sets it (the time since we fetched it); the
-	# elapsed time then counts once.  obj.ttl is the lifetime left
-	# and obj.age the time elapsed, both against the same clock in
-	# vcl_deliver, so their sum is the TTL set at fetch time.  Whole
-	# seconds, rounded to the nearest (std.integer() truncates, and a
-	# 1 s playlist must say 1, not 0).  A stale delivery says the same:
-	# its Age is past max-age, so a CDN knows it is stale.  The grace
-	# is offered to the CDN for the same two uses the origin makes of
-	# it: serving stale while refreshing, and while the media server
-	# fails.
-	#
-	# A browser honours stale-while-revalidate too, and would then
-	# play a live media playlist up to its grace behind the live edge:
-	# on playlists browsers get stale-if-error only, and CDNs get both
-	# in CDN-Cache-Control (RFC 9213), which browsers ignore.
-	set resp.http.Cache-Control = "max-age=" +
-	    std.integer(duration = obj.ttl + obj.age + 0.5s, fallback = 0);
-	if (obj.grace >= 0.5s && streamroute.type(req.url) == "playlist") {
-		set resp.http.CDN-Cache-Control = resp.http.Cache-Control +
-		    ", stale-while-revalidate=" +
-		    std.integer(duration = obj.grace + 0.5s, fallback = 0) +
-		    ", stale-if-error=" +
-		    std.integer(duration = obj.grace + 0.5s, fallback = 0);
-		set resp.http.Cache-Control = resp.http.Cache-Control +
-		    ", stale-if-error=" +
-		    std.integer(duration = obj.grace + 0.5s, fallback = 0);
-	} elsif (obj.grace >= 0.5s) {
-		set resp.http.Cache-Control = resp.http.Cache-Control +
-		    ", stale-while-revalidate=" +
-		    std.integer(duration = obj.grace + 0.5s, fallback = 0) +
-		    ", stale-if-error=" +
-		    std.integer(duration = obj.grace + 0.5s, fallback = 0);
-	}
-	unset resp.http.Expires;
-	unset resp.http.Pragma;
 
 	if (settings.debug()) {
 		if (obj.hits > 0 && obj.ttl <= 0s) {
@@ -146,10 +116,6 @@ sub sr_deliver {
 		}
 		set resp.http.X-SR-TTL = obj.ttl;
 		set resp.http.X-SR-Grace = obj.grace;
-	} else {
-		# Stored with every object, so that debug can be turned on
-		# by a reload and still name the backend of older objects.
-		unset resp.http.X-SR-Backend;
 	}
 	return (deliver);
 }
@@ -245,8 +211,9 @@ sub sr_backend_prepare {
 		# Segments are compressed video: never ask for gzip.
 		unset bereq.http.Accept-Encoding;
 	}
-	# Ranges are served from the cached whole object.
-	unset bereq.http.Range;
+	# Varnish itself drops Range (ranges are served from the cached
+	# whole object).  A viewer's credentials are not the media
+	# server's business.
 	unset bereq.http.Cookie;
 	unset bereq.http.Authorization;
 }
@@ -282,9 +249,8 @@ sub sr_backend_response {
 	# but 200 (404: a segment not produced yet, or gone) is an error,
 	# cached briefly like every error.
 	call sr_settings_ttl;
+	call sr_cache_control;
 	unset beresp.http.Set-Cookie;
-	unset beresp.http.Cache-Control;
-	unset beresp.http.CDN-Cache-Control;
 	unset beresp.http.Expires;
 	unset beresp.http.Pragma;
 	# Vary from the media server would split the object by header;
@@ -303,11 +269,39 @@ sub sr_backend_response {
 		set beresp.do_gunzip = true;
 	}
 
-	# For the debug headers (removed on delivery when debug is off).
-	set beresp.http.X-SR-Backend = beresp.backend.name;
+	if (settings.debug()) {
+		# Stored with the object, for the debug headers.
+		set beresp.http.X-SR-Backend = beresp.backend.name;
+	}
 	# Skip the built-in vcl_backend_response (hit-for-miss on
 	# no-cache, 120 s TTLs).
 	return (deliver);
+}
+
+sub sr_cache_control {
+	# Towards a CDN (RFC 9111 4.2.3): a shared cache takes Age from
+	# max-age, so max-age is the object's whole lifetime and Age stays
+	# as Varnish sets it (the time since we fetched it); the elapsed
+	# time then counts once.  Stored with the object, so that a hit
+	# costs nothing here.  A stale delivery says the same: its Age is
+	# past max-age, so a CDN knows it is stale.  The grace is offered
+	# to the CDN for the same two uses the origin makes of it: serving
+	# stale while refreshing, and while the media server fails.
+	#
+	# A browser honours stale-while-revalidate too, and would then
+	# play a live media playlist up to its grace behind the live edge:
+	# on playlists browsers get stale-if-error only, and CDNs get both
+	# in CDN-Cache-Control (RFC 9213), which browsers ignore.
+	if (streamroute.type(bereq.url) == "playlist" && beresp.grace >= 0.5s) {
+		set beresp.http.Cache-Control = streamroute.cache_control(
+		    beresp.ttl, beresp.grace, stale_while_revalidate = false);
+		set beresp.http.CDN-Cache-Control = streamroute.cache_control(
+		    beresp.ttl, beresp.grace);
+	} else {
+		set beresp.http.Cache-Control = streamroute.cache_control(
+		    beresp.ttl, beresp.grace);
+		unset beresp.http.CDN-Cache-Control;
+	}
 }
 
 sub sr_backend_error {
@@ -318,13 +312,14 @@ sub sr_backend_error {
 		return (abandon);
 	}
 	call sr_settings_ttl;
+	call sr_cache_control;
 	if (beresp.status == 503) {
 		set beresp.http.Retry-After = "1";
 	}
 	set beresp.http.Content-Type = "text/plain; charset=utf-8";
 	set beresp.body = "" + beresp.status + " " + beresp.reason + {"
 "};
-	if (router.outcome() != "") {
+	if (settings.debug() && router.outcome() != "") {
 		set beresp.http.X-SR-Backend = "outcome=" + router.outcome();
 	}
 	# Positive TTL: every request waiting for this object gets this
