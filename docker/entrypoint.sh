@@ -33,7 +33,8 @@
 #   SR_PREFIX         fixed path before the key, e.g. "/live" ("")
 #   SR_CORS_ORIGIN    Access-Control-Allow-Origin ("*")
 #   SR_DEBUG          "on" adds debug headers ("off")
-#   SR_VARNISHD_ARGS  more varnishd options, e.g. "-p thread_pool_max=2000"
+#   SR_VARNISHD_ARGS  more varnishd options, e.g. "-p thread_pool_max=2000",
+#                     after those of varnishd.params (the shipped ones)
 # media settings:
 #   SR_REDIS, SR_MEDIA_HTTP (8081), SR_MEDIA_RTMP (1935),
 #   SR_MEDIA_ADDR (the address the origin reaches; default
@@ -101,8 +102,11 @@ case $cmd in
 origin)
 	write_settings
 	# shellcheck disable=SC2086
+	# the shipped parameters (varnishd.params, beside the VCL), then
+	# the caller's, which win
 	exec varnishd -F -a "${SR_LISTEN:-:8080}" -T 127.0.0.1:6082 \
 	    -f "$SHIPPED/origin.vcl" -s "malloc,${SR_CACHE_SIZE:-256m}" \
+	    $(sed 's/#.*//' "$SHIPPED/varnishd.params") \
 	    ${SR_VARNISHD_ARGS:-} "$@"
 	;;
 settings)

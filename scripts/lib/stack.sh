@@ -17,6 +17,8 @@
 #   sr_redis_start PIDFILE ADDR      ADDR: /unix/socket or a TCP port
 #   sr_redis_cli ADDR ARGS...
 #   sr_varnish_start PIDFILE WORKDIR LISTEN VCL VCL_PATH [varnishd args]
+#                                    (after those of etc/varnishd.params)
+#   sr_varnishd_params               etc/varnishd.params, as options
 #   sr_media_start DIR ARGS...       demo/media-server.sh start DIR ARGS
 #   sr_publish_start PIDFILE URL [SIZE [FPS]]
 #   sr_redis_stop, sr_varnish_stop, sr_publish_stop PIDFILE;
@@ -99,13 +101,19 @@ sr_redis_start() {
 }
 sr_redis_stop() { sr_stop "$1" 5 TERM KILL; }
 
-# varnishd in the background (it writes its own pidfile); its output goes
-# to the log
+# the shipped varnishd options (etc/varnishd.params), comments removed
+sr_varnishd_params() { sed 's/#.*//' "$SR_REPO/etc/varnishd.params"; }
+
+# varnishd in the background (it writes its own pidfile) with the shipped
+# parameters, then the caller's; its output goes to the log
 sr_varnish_start() {
 	_pf=$1 _wd=$2 _listen=$3 _vcl=$4 _vclpath=$5
 	shift 5
+	# word splitting wanted: options, no value has a space
+	# shellcheck disable=SC2046
 	varnishd -n "$_wd" -a "$_listen" -T 127.0.0.1:0 -f "$_vcl" \
-	    -p "vcl_path=$_vclpath" -P "$_pf" "$@" >"${_pf%.pid}.log" 2>&1
+	    -p "vcl_path=$_vclpath" -P "$_pf" $(sr_varnishd_params) "$@" \
+	    >"${_pf%.pid}.log" 2>&1
 }
 sr_varnish_stop() { sr_stop "$1" 5 TERM KILL; }
 
