@@ -3,15 +3,15 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """streamroute benchmarks: the origin (shipped VCL + VMOD, routes in Redis)
 against a reference (the same caching policy, one static backend) and the
-NGINX + Lua origin, side by side, alternating A B C A B C in one run.  Run
-through bench/run.sh; see bench/README.md.
+NGINX + Lua origin, side by side, A B C A B C in one run.  Run through
+bench/run.sh; see bench/README.md.
 
-The load is made by wrk (timed runs: hits, misses, polling players, the
-outage) and h2load (fixed request counts: warm-up, the herd, callgrind);
-this file starts the processes, alternates the systems, accounts CPU per
-origin process, counts instructions under callgrind and writes the table.
-Every process it starts is recorded with its PID (and a pidfile in the run
-directory) and stopped by that PID at exit.  Everything listens on loopback.
+The load is wrk's (timed runs: hits, misses, players, the outage) and
+h2load's (fixed request counts: warm-up, the herd, callgrind).  This file
+starts the processes, alternates the systems, accounts CPU per origin
+process, counts instructions under callgrind and writes the table.  Every
+process it starts is stopped by its PID at exit (pidfiles in the run
+directory); everything listens on loopback.
 """
 
 import argparse
@@ -34,14 +34,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH)
-VMOD_PATH = "%s:/usr/lib/x86_64-linux-gnu/varnish/vmods" % os.path.join(REPO, "src", ".libs")
+VMOD_PATH = os.path.join(REPO, "src", ".libs") + ":/usr/lib/x86_64-linux-gnu/varnish/vmods"
 PARAMS_FILE = os.path.join(REPO, "etc", "varnishd.params")
-WRK_LUA = os.path.join(BENCH, "wrk", "bench.lua")
-PEER = "nginx-lua"
-PEER_DIR = os.path.join(BENCH, "nginx-lua")
+PEER, PEER_DIR = "nginx-lua", os.path.join(BENCH, "nginx-lua")
 PEER_MODULE = "/usr/lib/nginx/modules/ngx_http_lua_module.so"
 PEER_SCENARIOS = ("hit 1KB", "hit 200KB", "miss 1KB", "herd", "poll")
-SEGMENT = "/s%d/small/%s-%d.ts"     # a miss: stream, run id, counter
 
 
 def log(*a):
@@ -78,45 +75,46 @@ def http_get(port, path, timeout=5):
     return r.status, r.read()
 
 
-def proc_ticks(pid):
-    """utime + stime of a process, in clock ticks."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
+def cpu_ticks(pids):
+    """utime + stime of processes, in clock ticks."""
+    t = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            t += int(fields[11]) + int(fields[12])
+        except OSError:    # e.g. NGINX's cache loader, exited meanwhile
+            pass
+    return t
 
 
-def children(pid):
+def family(pid):
+    """A process and its children."""
     with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-        return [int(x) for x in f.read().split()]
+        return [pid] + [int(x) for x in f.read().split()]
 
 
 def varnishd_params():
-    """The options every varnishd of the bench runs with: etc/varnishd.params
+    """The options of every varnishd of the bench: etc/varnishd.params
     (varnishd options, whitespace separated, '#' comments)."""
-    opts = []
     with open(PARAMS_FILE) as f:
-        for line in f:
-            opts += line.split("#", 1)[0].split()
-    return opts
+        return [w for line in f for w in line.split("#", 1)[0].split()]
 
-
-# ----------------------------------------------------------------------
-# Processes
 
 class Procs:
-    """The bench's processes are its own foreground children rather than
+    """The bench's processes are its own foreground children, not
     scripts/lib/stack.sh's daemons: the outage scenario freezes Redis with
     SIGSTOP and kills it mid-run, and callgrind wraps varnishd and finds
-    the cache process under the manager's PID.  Stop: the signal, a
-    bounded wait, then KILL."""
+    the cache process under the manager.  Stop: the signal, a bounded
+    wait, then KILL."""
 
     def __init__(self, rundir):
         self.rundir, self.procs, self.lock = rundir, {}, threading.Lock()
 
     def start(self, name, argv):
-        out = open(os.path.join(self.rundir, name + ".log"), "ab")
-        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL)
+        with open(os.path.join(self.rundir, name + ".log"), "ab") as out:
+            p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL)
         with open(os.path.join(self.rundir, name + ".pid"), "w") as f:
             f.write("%d\n" % p.pid)
         with self.lock:
@@ -147,21 +145,23 @@ class Redis:
     def __init__(self, procs, rundir):
         self.procs, self.rundir, self.port, self.p = procs, rundir, free_port(), None
 
-    def start(self):
+    def start(self, routes=None):
         self.p = self.procs.start("redis", [
             "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
             "--save", "", "--appendonly", "no", "--dir", self.rundir])
         wait_for(lambda: self.cli("PING").strip() == "PONG", 10, "redis")
+        if routes:
+            self.seed(routes)
 
     def cli(self, *args, inp=None):
-        return subprocess.run(["redis-cli", "-p", str(self.port)] + list(args),
-                              input=inp, capture_output=True, text=True, timeout=60).stdout
+        return subprocess.run(["redis-cli", "-p", str(self.port)] + list(args), input=inp,
+                              capture_output=True, text=True, timeout=60).stdout
 
     def seed(self, routes):
-        """routes: dict key -> ip:port, written with redis-cli --pipe."""
-        data = "".join("*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$2\r\nEX\r\n$5\r\n86400\r\n"
-                       % (len(k), k, len(v), v) for k, v in routes.items())
-        out = self.cli("--pipe", inp=data)
+        """routes: key -> ip:port, with redis-cli --pipe."""
+        out = self.cli("--pipe", inp="".join(
+            "*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$2\r\nEX\r\n$5\r\n86400\r\n"
+            % (len(k), k, len(v), v) for k, v in routes.items()))
         if "errors: 0" not in out:
             raise RuntimeError("redis seed: " + out)
 
@@ -172,46 +172,14 @@ class Redis:
 
 
 # ----------------------------------------------------------------------
-# Media servers: nginx serving generated files, and a slow server
+# Media servers: nginx (bench/media.conf.in) serving generated files, and
+# a slow server
 
-NGINX_CONF = """daemon off;
-worker_processes 1;
-worker_rlimit_nofile 16384;
-pid {d}/nginx.pid;
-error_log {d}/nginx-error.log warn;
-events {{ worker_connections 8192; }}
-http {{
-    access_log off;
-    keepalive_requests 10000000;
-    keepalive_timeout 300s;
-    client_body_temp_path {d}/nginx-tmp;
-    proxy_temp_path {d}/nginx-tmp;
-    fastcgi_temp_path {d}/nginx-tmp;
-    uwsgi_temp_path {d}/nginx-tmp;
-    scgi_temp_path {d}/nginx-tmp;
-    server {{
-{listens}
-        root {d}/www;
-        # Any segment path answers: 200 KB under a "big" rendition, else 1 KB.
-        location ~ /big/[^/]+\\.ts$ {{ default_type video/mp2t;
-            add_header Cache-Control "max-age=600"; rewrite ^ /seg200k.ts break; }}
-        location ~ \\.ts$ {{ default_type video/mp2t;
-            add_header Cache-Control "max-age=600"; rewrite ^ /seg1k.ts break; }}
-        location ~ /live\\.m3u8$ {{ default_type application/vnd.apple.mpegurl;
-            add_header Cache-Control "max-age=60"; rewrite ^ /live.m3u8 break; }}
-        location ~ \\.m3u8$ {{ default_type application/vnd.apple.mpegurl;
-            add_header Cache-Control "no-cache"; rewrite ^ /index.m3u8 break; }}
-    }}
-}}
-"""
-
-WWW = {
-    "seg1k.ts": "G" * 1024,
-    "seg200k.ts": "G" * 204800,
-    "live.m3u8": "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\n360p/index.m3u8\n",
-    "index.m3u8": "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:100\n" +
-                  "".join("#EXTINF:6.000,\n20260101-%d.ts\n" % n for n in range(100, 106)),
-}
+WWW = {"seg1k.ts": "G" * 1024, "seg200k.ts": "G" * 204800,
+       "live.m3u8": "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\n360p/index.m3u8\n",
+       "index.m3u8": "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:6\n"
+                     "#EXT-X-MEDIA-SEQUENCE:100\n" +
+                     "".join("#EXTINF:6.000,\n20260101-%d.ts\n" % n for n in range(100, 106))}
 
 
 def scale_addr(i):
@@ -220,28 +188,29 @@ def scale_addr(i):
 
 
 def start_media(procs, d, naddrs):
-    """nginx on 127.0.0.1 and on naddrs addresses 127.1.x.y; returns its port."""
+    """nginx on 127.0.0.1 and on naddrs addresses 127.1.x.y; its port."""
     port = free_port()
-    os.makedirs(os.path.join(d, "www"))
-    os.makedirs(os.path.join(d, "nginx-tmp"))
+    for sub in ("www", "tmp"):
+        os.makedirs(os.path.join(d, sub))
     for name, body in WWW.items():
         with open(os.path.join(d, "www", name), "w") as f:
             f.write(body)
-    listens = "\n".join("        listen %s:%d;" % (a, port) for a in
-                        ["127.0.0.1"] + [scale_addr(i) for i in range(naddrs)])
+    with open(os.path.join(BENCH, "media.conf.in")) as f:
+        conf = f.read().replace("@RUNDIR@", d)
     with open(os.path.join(d, "nginx.conf"), "w") as f:
-        f.write(NGINX_CONF.format(d=d, listens=listens))
+        f.write(conf.replace("@LISTENS@", " ".join(
+            "listen %s:%d;" % (a, port)
+            for a in ["127.0.0.1"] + [scale_addr(i) for i in range(naddrs)])))
     procs.start("nginx", ["nginx", "-c", os.path.join(d, "nginx.conf"), "-p", d + "/"])
     wait_for(lambda: http_get(port, "/x/small/1.ts")[0] == 200, 15, "nginx")
     return port
 
 
 def slow_server_main(port, delay):
-    """A media server answering every request after `delay` seconds and
-    counting requests per path (GET /__stats answers at once with them):
-    the herd scenario's proof of one fetch."""
+    """Answers every request after `delay` seconds and counts requests per
+    path (GET /__stats answers at once with the counts): the herd
+    scenario's proof of one fetch."""
     counts = {}
-    body = b"S" * 1024
 
     async def handle(reader, writer):
         try:
@@ -253,13 +222,14 @@ def slow_server_main(port, delay):
                     pass
                 path = line.split()[1].decode()
                 if path == "/__stats":
-                    b = json.dumps(counts).encode()
-                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(b) + b)
+                    body, head = json.dumps(counts).encode(), b""
                 else:
                     counts[path] = counts.get(path, 0) + 1
                     await asyncio.sleep(delay)
-                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nCache-Control: "
-                                 b"max-age=600\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                    body = b"S" * 1024
+                    head = b"Content-Type: video/mp2t\r\nCache-Control: max-age=600\r\n"
+                writer.write(b"HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n%s"
+                             % (head, len(body), body))
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
@@ -277,43 +247,34 @@ def slow_server_main(port, delay):
 # The systems under test
 
 class Varnish:
-    def __init__(self, procs, rundir, name, vcl, vcl_path, extra=(), wrapper=()):
-        self.procs, self.rundir, self.name = procs, rundir, name
-        self.vcl, self.vcl_path = vcl, vcl_path
-        self.port = free_port()
-        self.workdir = os.path.join(rundir, name)
+    def __init__(self, bench, name, vcl, vcl_path=None, extra=(), wrapper=()):
+        self.procs, self.rundir, self.name = bench.procs, bench.rundir, name
+        self.vcl, self.vcl_path = vcl, vcl_path or bench.vcl_path
+        self.port, self.workdir = free_port(), os.path.join(bench.rundir, name)
         self.extra, self.wrapper, self.p = list(extra), list(wrapper), None
 
-    def start(self, timeout=60):
+    def start(self, wait=60):
         params = varnishd_params()
-        storage = [] if "-s" in params else ["-s", "malloc,1G"]
         self.p = self.procs.start(self.name, self.wrapper + [
             "varnishd", "-F", "-n", self.workdir, "-a", "127.0.0.1:%d" % self.port,
             "-f", self.vcl, "-P", os.path.join(self.rundir, self.name + "-varnishd.pid"),
-            "-T", "127.0.0.1:%d" % free_port()] + storage + params + [
-            "-p", "vcl_path=" + self.vcl_path, "-p", "vmod_path=" + VMOD_PATH] + self.extra)
-        if timeout:
-            self.wait_ready(timeout)
+            "-T", "127.0.0.1:%d" % free_port()] +
+            ([] if "-s" in params else ["-s", "malloc,1G"]) + params +
+            ["-p", "vcl_path=" + self.vcl_path, "-p", "vmod_path=" + VMOD_PATH] + self.extra)
+        if wait:
+            self.wait_ready(wait)
+        return self
 
     def wait_ready(self, timeout=60):
         wait_for(lambda: http_get(self.port, "/healthcheck", 2)[0] == 200, timeout,
                  self.name + " (see %s/%s.log)" % (self.rundir, self.name))
 
     def child_pid(self):
-        return children(self.p.pid)[0]     # the cache process
+        return family(self.p.pid)[1]     # the cache process
 
     def cpu_ticks(self):
-        """The whole origin: the cache process and the manager."""
-        return proc_ticks(self.child_pid()) + proc_ticks(self.p.pid)
-
-    def memory(self):
-        """(cache process RSS in KB, VSM bytes, stored bytes, dynamic backends)."""
-        with open("/proc/%d/status" % self.child_pid()) as f:
-            rss = int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
-        vsm = sum(os.path.getsize(os.path.join(r, fn)) for r, _, fs in os.walk(self.workdir)
-                  if "_.vsm" in r for fn in fs)
-        st = self.stats()
-        return rss, vsm, st.get("SMA.s0.g_bytes", 0), self.router_stat("backends", st)
+        """The whole origin: the manager and the cache process."""
+        return cpu_ticks(family(self.p.pid))
 
     def stats(self):
         j = json.loads(subprocess.run(["varnishstat", "-n", self.workdir, "-1", "-j"],
@@ -328,14 +289,23 @@ class Varnish:
         return sum(v for k, v in (st or self.stats()).items()
                    if k.startswith("STREAMROUTE.") and k.endswith("." + suffix))
 
+    def memory(self):
+        """Cache process RSS (KB), VSM files (B), stored objects (B), backends."""
+        with open("/proc/%d/status" % self.child_pid()) as f:
+            rss = int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+        vsm = sum(os.path.getsize(os.path.join(r, fn)) for r, _, fs in os.walk(self.workdir)
+                  if "_.vsm" in r for fn in fs)
+        st = self.stats()
+        return rss, vsm, st.get("SMA.s0.g_bytes", 0), self.router_stat("backends", st)
+
 
 class NginxLua:
     """The origin a team would build instead: bench/nginx-lua/nginx.conf.in
     (proxy_cache on tmpfs, 2 workers) with streamroute_peer.lua routing
     from the same Redis.  Has what the scenarios use of Varnish."""
 
-    def __init__(self, procs, rundir, redis_port):
-        self.procs, self.rundir, self.redis_port = procs, rundir, redis_port
+    def __init__(self, bench):
+        self.procs, self.rundir, self.redis_port = bench.procs, bench.rundir, bench.redis.port
         self.port, self.cache, self.p = free_port(), None, None
 
     def start(self):
@@ -358,21 +328,11 @@ class NginxLua:
 
     def cpu_ticks(self):
         """The master and its children (workers, cache manager/loader)."""
-        t = 0
-        for pid in [self.p.pid] + children(self.p.pid):
-            try:
-                t += proc_ticks(pid)
-            except OSError:   # a cache loader that just exited
-                pass
-        return t
+        return cpu_ticks(family(self.p.pid))
 
     def fetches(self):
         """The balancer's count of media fetches, served on /__fetches."""
         return int(http_get(self.port, "/__fetches")[1])
-
-    def cleanup(self):
-        if self.cache:
-            shutil.rmtree(self.cache, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------
@@ -382,7 +342,8 @@ def wrk(port, mode, runid, streams, rendition="small", keyprefix="s", nfiles=10,
         threads=2, conns=50, duration=5, timeout_s=5):
     """bench/wrk/bench.lua's patterns; its JSON summary line, plus rps."""
     r = subprocess.run(["wrk", "-t", str(threads), "-c", str(conns), "-d", "%ds" % duration,
-                        "--timeout", "%ds" % timeout_s, "-s", WRK_LUA,
+                        "--timeout", "%ds" % timeout_s, "-s", os.path.join(BENCH, "wrk",
+                                                                           "bench.lua"),
                         "http://127.0.0.1:%d" % port, "--", mode, str(runid), str(streams),
                         rendition, keyprefix, str(nfiles)],
                        capture_output=True, text=True, timeout=duration + 60)
@@ -395,31 +356,39 @@ def wrk(port, mode, runid, streams, rendition="small", keyprefix="s", nfiles=10,
     raise RuntimeError("wrk failed: " + r.stdout + r.stderr)
 
 
-UNITS = {"us": 1, "ms": 1e3, "s": 1e6}
-
-
-def h2load(port, paths, conns=1, rundir="/tmp"):
-    """One request per path (paths cycled over `conns` keep-alive HTTP/1.1
-    connections); returns requests, ok (2xx), status classes, and the
-    min/max/mean time per request in us."""
-    fd, listing = tempfile.mkstemp(prefix="h2load-", suffix=".txt", dir=rundir)
-    with os.fdopen(fd, "w") as f:
-        f.write("".join("http://127.0.0.1:%d%s\n" % (port, p) for p in paths))
-    try:
-        out = subprocess.run(["h2load", "--h1", "-t", "1", "-c", str(conns),
-                              "-n", str(len(paths)), "-i", listing],
-                             capture_output=True, text=True, timeout=600).stdout
-    finally:
+def h2load(port, paths, rundir, conns=1, duration=None, split=False):
+    """The paths in turn over `conns` keep-alive HTTP/1.1 connections, each
+    once, or for `duration` seconds; split: one h2load per connection, on
+    its share of the paths (h2load's clients share one list, so each
+    would ask for every path).  From h2load's per-request log: requests,
+    ok (2xx), statuses, latency percentiles, requests > 100 ms.  (Raw
+    latencies: wrk's are corrected for coordinated omission.)"""
+    runs = []
+    for share in [paths[i::conns] for i in range(conns)] if split else [paths]:
+        fd, listing = tempfile.mkstemp(prefix="h2load-", dir=rundir)
+        with os.fdopen(fd, "w") as f:
+            f.write("".join("http://127.0.0.1:%d%s\n" % (port, p) for p in share))
+        runs.append((listing, subprocess.Popen(
+            ["h2load", "--h1", "-t", "1", "-c", "1" if split else str(conns), "-i", listing,
+             "--log-file", listing + ".log"] +
+            (["-D", str(duration)] if duration else ["-n", str(len(share))]),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+    rows = []
+    for listing, p in runs:
+        p.wait(600)
+        with open(listing + ".log") as f:
+            rows += [line.split("\t") for line in f]
         os.unlink(listing)
-    m = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
-    t = re.search(r"time for request:\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)",
-                  out)
-    if not m or not t:
-        raise RuntimeError("h2load failed: " + out)
-    codes = [int(x) for x in m.groups()]
-    us = [float(t.group(i)) * UNITS[t.group(i + 1)] for i in (1, 3, 5)]
-    return {"requests": sum(codes), "ok": codes[0], "codes": dict(zip("2345", codes)),
-            "min_us": us[0], "max_us": us[1], "mean_us": us[2]}
+        os.unlink(listing + ".log")
+    lat = sorted(int(r[2]) for r in rows)
+    codes = {}
+    for r in rows:
+        codes[r[1]] = codes.get(r[1], 0) + 1
+    r = {"requests": len(rows), "ok": sum(n for c, n in codes.items() if c.startswith("2")),
+         "codes": codes, "slow_100ms": sum(1 for x in lat if x > 100000)}
+    for name, q in (("p50_us", 50), ("p99_us", 99), ("p999_us", 99.9), ("max_us", 100)):
+        r[name] = lat[min(len(lat) - 1, int(q / 100 * len(lat)))] if lat else None
+    return r
 
 
 # ----------------------------------------------------------------------
@@ -451,41 +420,38 @@ class Bench:
                         ".port = \"%d\";\n\t.connect_timeout = 1s; .first_byte_timeout = 5s; "
                         ".between_bytes_timeout = 5s;\n}\n" % (name, port))
         self.vcl_path = "%s:%s" % (vdir, os.path.join(REPO, "vcl"))
-        self.origin = Varnish(self.procs, d, "origin", os.path.join(REPO, "vcl", "origin.vcl"),
-                              self.vcl_path)
-        self.ref = Varnish(self.procs, d, "reference", os.path.join(BENCH, "reference.vcl"),
-                           self.vcl_path)
-        for v in (self.origin, self.ref):   # both compile their VCL at once
-            v.start(timeout=0)
-        for v in (self.origin, self.ref):
-            v.wait_ready()
+        self.origin = Varnish(self, "origin", os.path.join(REPO, "vcl", "origin.vcl")).start(0)
+        self.ref = Varnish(self, "reference", os.path.join(BENCH, "reference.vcl")).start(0)
+        self.origin.wait_ready()   # both compiled their VCL at once
+        self.ref.wait_ready()
         self.routes = {"s%d" % i: "127.0.0.1:%d" % self.media_port for i in range(a.streams)}
         self.routes["herd"] = "127.0.0.1:%d" % self.slow_port
         self.redis.seed(self.routes)
         self.targets = [("origin", self.origin), ("reference", self.ref)]
         if not a.no_peer:
-            self.peer = NginxLua(self.procs, d, self.redis.port)
+            self.peer = NginxLua(self)
             self.peer.start()
 
     def write_settings(self, vdir, *options):
-        """<vdir>/streamroute/origin-settings.vcl from the one renderer
-        (scripts/streamroute-settings): the shipped settings with the
-        bench's Redis, room for the scale scenario's backends and loopback
-        allowed (127.1.x.y for the scale scenario)."""
+        """<vdir>/streamroute/origin-settings.vcl from the one renderer: the
+        shipped settings with the bench's Redis, room for the scale
+        scenario's backends, loopback allowed (127.1.x.y too)."""
         os.makedirs(os.path.join(vdir, "streamroute"))
         subprocess.run([os.path.join(REPO, "scripts", "streamroute-settings"),
                         "--redis", "127.0.0.1:%d" % self.redis.port,
-                        "--max-backends", str(self.a.max_addrs + 100),
-                        "--allow", "127.0.0.0/8"] + list(options) +
-                       ["-o", os.path.join(vdir, "streamroute", "origin-settings.vcl")],
-                       check=True)
+                        "--max-backends", str(self.a.max_addrs + 100), "--allow", "127.0.0.0/8"] +
+                       list(options) + ["-o", os.path.join(vdir, "streamroute",
+                                                           "origin-settings.vcl")], check=True)
 
-    def warm(self, port, paths):
+    def warm(self, v, paths, fatal=False):
         """Each path once, sequentially; every answer must be a 200."""
-        r = h2load(port, paths, rundir=self.rundir)
+        r = h2load(v.port, paths, self.rundir)
         if r["ok"] != len(paths):
-            self.failures.append("warm-up of :%d: %d of %d not 200 (%s)" % (
-                port, len(paths) - r["ok"], len(paths), r["codes"]))
+            msg = "%s: %d of %d not 200 (%s)" % (getattr(v, "name", PEER), len(paths) - r["ok"],
+                                                 len(paths), r["codes"])
+            if fatal:
+                raise RuntimeError(msg)
+            self.failures.append("warm-up of " + msg)
 
     def next_runid(self):
         self.runid += 1
@@ -498,7 +464,7 @@ class Bench:
 
     def alternate(self, name, fn):
         """fn(system) -> dict, for a.rounds rounds of A B (A B C where the
-        NGINX peer applies); noise of the shared machine hits each round's
+        NGINX peer applies): noise of the shared machine hits a round's
         systems alike."""
         targets = self.targets + ([(PEER, self.peer)]
                                   if self.peer and name in PEER_SCENARIOS else [])
@@ -509,111 +475,83 @@ class Bench:
                 res[tname].append(r)
                 log("  %-28s round %d %-9s %s" % (name, rnd + 1, tname, " ".join(
                     "%s=%.4g" % (k, r[k]) for k in ("rps", "p99_us", "cpu_us_per_req", "errors",
-                                                    "max_us", "fetches", "per_stream_s",
-                                                    "redis_gets") if k in r)))
+                                                    "max_us", "fetches", "redis_gets") if k in r)))
         self.raw[name] = res
         errs = sum(r.get("errors", 0) for t in res.values() for r in t)
         if errs:
             self.failures.append("%s: %d load errors" % (name, errs))
         return res
 
-    def ratio_row(self, scen, res, metric, target, higher_better=True, unit=""):
+    def ratio_row(self, scen, res, metric, target=None, higher_better=True, unit=""):
         """Medians and the median of the per-round ratios origin / reference
         (and origin / nginx-lua where it ran)."""
         o = [r.get(metric) for r in res["origin"]]
 
-        def ratios(other):
-            return median([x / y for x, y in zip(o, [r.get(metric) for r in other])
-                           if x is not None and y])
-        rm = ratios(res["reference"])
-        met = tgt = None
+        def ratios(who):
+            return median([x / r.get(metric) for x, r in zip(o, res[who])
+                           if x is not None and r.get(metric)])
+        rm, met, tgt = ratios("reference"), None, None
         if target is not None:
             tgt = "%s %.2fx" % (">=" if higher_better else "<=", target)
             met = None if rm is None else (rm >= target if higher_better else rm <= target)
-        pm = pr = None
-        if PEER in res:
-            pm, pr = median([r.get(metric) for r in res[PEER]]), ratios(res[PEER])
         self.row(scen, metric, median(o), median([r.get(metric) for r in res["reference"]]),
-                 rm, tgt, met, unit, pm, pr)
+                 rm, tgt, met, unit, median([r.get(metric) for r in res.get(PEER, [])]),
+                 ratios(PEER) if PEER in res else None)
         return rm
 
-    def load(self, v, mode, streams, gets=True, **kw):
-        """wrk against v, with the CPU of v's processes per request and the
+    def load(self, v, mode, streams, **kw):
+        """wrk against v; the CPU of v's processes per request, and the
         Redis look-ups made meanwhile."""
-        g0, t0 = self.redis.gets() if gets else 0, v.cpu_ticks()
+        g0, t0 = self.redis.gets(), v.cpu_ticks()
         r = wrk(v.port, mode, self.next_runid(), streams, **kw)
-        if r.get("requests"):
-            r["cpu_us_per_req"] = ((v.cpu_ticks() - t0) * 1e6 / os.sysconf("SC_CLK_TCK")
-                                   / r["requests"])
-        if gets:
-            r["redis_gets"] = self.redis.gets() - g0
+        r["cpu_us_per_req"] = ((v.cpu_ticks() - t0) * 1e6 / os.sysconf("SC_CLK_TCK")
+                               / max(r["requests"], 1))
+        r["redis_gets"] = self.redis.gets() - g0
         return r
 
-    def totals(self, res, who, key):
-        return sum(r[key] for r in res.get(who, []))
+    def load_rows(self, label, res, target):
+        self.ratio_row(label, res, "rps", target, unit="req/s")
+        self.ratio_row(label, res, "p99_us", 1 / target, higher_better=False, unit="us")
+        self.ratio_row(label, res, "cpu_us_per_req", unit="us")
+        for who in ("origin", PEER):
+            if who in res:
+                n, gets = (sum(r[k] for r in res[who]) for k in ("requests", "redis_gets"))
+                self.raw.setdefault("gets_per_request", {})[label + " " + who] = gets / n
+                self.notes.append("%s: %s served %d requests with %d Redis GETs (%.3f each)"
+                                  % (label, who, n, gets, gets / n))
 
     # -- scenarios
     def scen_hits(self):
         a = self.a
-        sizes = (("small", "hit 1KB"), ("big", "hit 200KB"))
-        for rend, label in sizes[:1] if a.smoke else sizes:
+        for rend, label in (("small", "hit 1KB"), ("big", "hit 200KB"))[:1 if a.smoke else 2]:
             for _, v in self.targets + ([(PEER, self.peer)] if self.peer else []):
-                self.warm(v.port, ["/s%d/%s/hit-%d.ts" % (i, rend, f)
-                                   for i in range(a.hit_streams) for f in range(a.hit_files)])
-            be0 = self.origin.fetches()
+                self.warm(v, ["/s%d/%s/hit-%d.ts" % (i, rend, f)
+                              for i in range(a.hit_streams) for f in range(a.hit_files)])
             res = self.alternate(label, lambda v: self.load(
                 v, "hit", a.hit_streams, rendition=rend, nfiles=a.hit_files, conns=a.conns,
                 duration=a.duration))
-            self.ratio_row(label, res, "rps", 0.98, unit="req/s")
-            self.ratio_row(label, res, "p99_us", 1 / 0.98, higher_better=False, unit="us")
-            self.ratio_row(label, res, "cpu_us_per_req", None, unit="us")
-            self.notes.append("%s: origin served %d requests with %d Redis GETs and %d backend "
-                              "fetches (objects expire after their 60 s TTL during the runs)" % (
-                                  label, self.totals(res, "origin", "requests"),
-                                  self.totals(res, "origin", "redis_gets"),
-                                  self.origin.fetches() - be0))
-            if PEER in res:
-                self.notes.append("%s: nginx-lua served %d requests with %d Redis GETs (its "
-                                  "look-up runs before the cache, on hits too)" % (
-                                      label, self.totals(res, PEER, "requests"),
-                                      self.totals(res, PEER, "redis_gets")))
+            self.load_rows(label, res, 0.98)
 
     def scen_miss(self):
-        a, label = self.a, "miss 1KB"
-        res = self.alternate(label, lambda v: self.load(v, "miss", a.streams, conns=a.conns,
-                                                        duration=a.duration))
-        self.ratio_row(label, res, "rps", 0.95, unit="req/s")
-        self.ratio_row(label, res, "p99_us", 1 / 0.95, higher_better=False, unit="us")
-        self.ratio_row(label, res, "cpu_us_per_req", None, unit="us")
-        for who, why in (("origin", "route_ttl 1 s"), (PEER, "a route cache per worker")):
-            if who in res:
-                gets, n = self.totals(res, who, "redis_gets"), self.totals(res, who, "requests")
-                secs = self.totals(res, who, "duration_us") / 1e6
-                self.raw.setdefault("gets_per_miss", {})[who] = gets / max(n, 1)
-                self.notes.append("%s over %d streams: %s made %d Redis GETs for %d misses "
-                                  "(%.3f per miss, %.2f per stream per second: %s)" % (
-                                      label, a.streams, who, gets, n, gets / max(n, 1),
-                                      gets / secs / a.streams, why))
+        a = self.a
+        res = self.alternate("miss 1KB", lambda v: self.load(v, "miss", a.streams, conns=a.conns,
+                                                             duration=a.duration))
+        self.load_rows("miss 1KB", res, 0.95)
 
     def scen_herd(self):
         a = self.a
 
         def one(v):
             path = "/herd/small/%s.ts" % self.next_runid()
-            be0 = v.fetches()
-            r = h2load(v.port, [path] * a.herd_clients, conns=a.herd_clients,
-                       rundir=self.rundir)
+            r = h2load(v.port, [path] * a.herd_clients, self.rundir, conns=a.herd_clients)
             r["fetches"] = json.loads(http_get(self.slow_port, "/__stats")[1]).get(path, 0)
-            r["backend_req"] = v.fetches() - be0
-            r["errors"] = r["requests"] - r["ok"]
-            r["slowest_ms"] = r["max_us"] / 1e3
+            r["errors"], r["slowest_ms"] = a.herd_clients - r["ok"], r["max_us"] / 1e3
             return r
         res = self.alternate("herd", one)
         scen = "herd %d clients" % a.herd_clients
-        fo = [r["fetches"] for r in res["origin"]]
-        self.row(scen, "media fetches (max)", max(fo), max(r["fetches"] for r in res["reference"]),
-                 None, "== 1", max(fo) == 1 and min(fo) == 1,
-                 peer=max([r["fetches"] for r in res.get(PEER, [])], default=None))
+        f = {who: [r["fetches"] for r in rs] for who, rs in res.items()}
+        self.row(scen, "media fetches (max)", max(f["origin"]), max(f["reference"]), None,
+                 "== 1", set(f["origin"]) == {1}, peer=max(f.get(PEER, [None])))
         self.ratio_row(scen, res, "slowest_ms", 1.10, higher_better=False, unit="ms")
 
     def scen_poll(self):
@@ -621,8 +559,8 @@ class Bench:
 
         def one(v):
             be0 = v.fetches()
-            r = self.load(v, "poll", a.poll_streams, gets=False, conns=a.players,
-                          duration=a.poll_duration, timeout_s=10)
+            r = wrk(v.port, "poll", 0, a.poll_streams, conns=a.players,
+                    duration=a.poll_duration, timeout_s=10)
             secs = r["duration_us"] / 1e6
             r["fetches"] = v.fetches() - be0
             r["per_stream_s"] = r["fetches"] / a.poll_streams / secs
@@ -630,12 +568,11 @@ class Bench:
             return r
         res = self.alternate("poll", one)
         scen = "poll %d players/%d streams" % (a.players, a.poll_streams)
-        o = [r["per_stream_s"] for r in res["origin"]]
-        self.row(scen, "media req/stream/s", median(o),
-                 median([r["per_stream_s"] for r in res["reference"]]), None, "<= 1",
-                 max(o) <= 1.0, peer=median([r["per_stream_s"] for r in res.get(PEER, [])]))
-        self.ratio_row(scen, res, "polls_per_s", None, unit="req/s")
-        self.ratio_row(scen, res, "p99_us", None, higher_better=False, unit="us")
+        ps = {who: [r["per_stream_s"] for r in rs] for who, rs in res.items()}
+        self.row(scen, "media req/stream/s", median(ps["origin"]), median(ps["reference"]),
+                 None, "<= 1", max(ps["origin"]) <= 1.0, peer=median(ps.get(PEER, [])))
+        self.ratio_row(scen, res, "polls_per_s", unit="req/s")
+        self.ratio_row(scen, res, "p99_us", higher_better=False, unit="us")
 
     def scen_scale(self):
         a = self.a
@@ -647,23 +584,22 @@ class Bench:
                                                              self.media_port)
                              for i in range(keys)})
             for v in (self.origin, self.ref):   # one request per address makes the backends
-                self.warm(v.port, ["/%s%d/small/warm.ts" % (prefix, i)
-                                   for i in range(min(keys, naddrs))])
+                self.warm(v, ["/%s%d/small/warm.ts" % (prefix, i)
+                              for i in range(min(keys, naddrs))])
             label = "scale %d keys/%d addrs" % (keys, naddrs)
             res = self.alternate(label, lambda v: self.load(
                 v, "miss", keys, keyprefix=prefix, conns=a.conns, duration=a.duration))
             # The reference does not route, so its miss rate does not depend
             # on the number of keys: origin/reference at this size over the
             # same at the smallest size divides the machine's noise out.
-            ratio = self.ratio_row(label, res, "rps", None, unit="req/s")
+            ratio = self.ratio_row(label, res, "rps", unit="req/s")
             base = base or ratio
             rel = ratio / base if base and ratio else None
             self.row(label, "miss rps vs %d keys (normalised)" % configs[0][0], None, None, rel,
                      ">= 0.90x", None if rel is None else rel >= 0.90)
+            n, gets = (sum(r[k] for r in res["origin"]) for k in ("requests", "redis_gets"))
             self.notes.append("%s: %.3f Redis GETs per miss; %d backends now" % (
-                label, self.totals(res, "origin", "redis_gets") /
-                max(self.totals(res, "origin", "requests"), 1),
-                self.origin.router_stat("backends")))
+                label, gets / max(n, 1), self.origin.router_stat("backends")))
         self.scale_memory()
 
     def scale_memory(self):
@@ -673,38 +609,34 @@ class Bench:
         n = self.a.max_addrs
         self.redis.seed({"mem%d" % i: "%s:%d" % (scale_addr(i), self.media_port)
                          for i in range(n)})
-        v = Varnish(self.procs, self.rundir, "mem", os.path.join(REPO, "vcl", "origin.vcl"),
-                    self.vcl_path)
-        v.start()
-        self.warm(v.port, ["/mem0/small/warm.ts"])    # first backend, code paths
-        time.sleep(0.5)
-        m0 = v.memory()
-        self.warm(v.port, ["/mem%d/small/warm.ts" % i for i in range(1, n)])
-        time.sleep(0.5)
-        m1 = v.memory()
+        v = Varnish(self, "mem", os.path.join(REPO, "vcl", "origin.vcl")).start()
+        m = []
+        for paths in (["/mem0/small/warm.ts"],    # first backend, code paths
+                      ["/mem%d/small/warm.ts" % i for i in range(1, n)]):
+            self.warm(v, paths)
+            time.sleep(0.5)
+            m.append(v.memory())
         self.procs.stop("mem")
-        nb = m1[3] - m0[3]
+        nb = m[1][3] - m[0][3]
         if nb <= 0:
             self.failures.append("scale memory: no backend created")
             return
         label = "%d dynamic backends" % nb
         self.row(label, "memory per backend: cache process RSS minus stored objects",
-                 ((m1[0] - m0[0]) * 1024 - (m1[2] - m0[2])) / nb, None, None, "measured", None,
-                 unit="B")
-        self.row(label, "memory per backend: VSM (counters) files", (m1[1] - m0[1]) / nb, None,
-                 None, "measured", None, unit="B")
-        self.raw["scale memory"] = {"before": m0, "after": m1, "backends": nb}
+                 ((m[1][0] - m[0][0]) * 1024 - (m[1][2] - m[0][2])) / nb, None, None,
+                 "measured", None, unit="B")
+        self.row(label, "memory per backend: VSM (counters) files", (m[1][1] - m[0][1]) / nb,
+                 None, None, "measured", None, unit="B")
+        self.raw["scale memory"] = m
 
     def scen_outage(self):
         """Redis killed, then hung: wrk, a few connections of sequential
         requests for new segments of known streams (stale routes) and of
         new streams (fast 503), against the reference's figures."""
         a, o = self.a, self.origin
-        out = {}
         for mode in ("hung",) if a.smoke else ("killed", "hung"):
             if "redis" not in self.procs.procs:
-                self.redis.start()
-                self.redis.seed(self.routes)
+                self.redis.start(self.routes)
             # routes of s* cached now, past route_ttl (1 s) after the sleep
             wrk(o.port, "miss", self.next_runid(), a.streams, threads=1, conns=4, duration=1)
             if mode == "killed":
@@ -717,40 +649,33 @@ class Bench:
             for what, prefix, streams in (("known streams (stale routes)", "s", a.streams),
                                           ("new streams (503)", "new%s-" % mode, 1000)):
                 key = "Redis %s: %s" % (mode, what)
-
-                def run(v):
-                    return wrk(v.port, "miss", self.next_runid(), streams, keyprefix=prefix,
-                               threads=1, conns=a.outage_conns, duration=a.duration)
-                r = run(o)
-                rr = {} if a.smoke else run(self.ref)
-                out[key] = {"origin": r, "reference": rr}
-                for m, tgt, met in (("p50_us", None, None), ("p99_us", "<= 1.5x", None),
-                                    ("p999_us", None, None),
-                                    ("max_us", "< 250000 (redis_timeout)", r["max_us"] < 250000)):
-                    ratio = r[m] / rr[m] if rr.get(m) else None
-                    if tgt == "<= 1.5x" and ratio is not None:
-                        met = ratio <= 1.5
-                    self.row(key, m, r[m], rr.get(m), ratio, tgt, met, unit="us")
+                rid = self.next_runid()
+                paths = ["/%s%d/small/%s-%d.ts" % (prefix, i % streams, rid, i)
+                         for i in range(100000)]
+                r, rr = [{} if v is None else h2load(v.port, paths, self.rundir,
+                                                       a.outage_conns, a.duration, True)
+                         for v in (o, None if a.smoke else self.ref)]
+                self.raw[key] = {"origin": r, "reference": rr}
+                for m, tgt, met in (("p50_us", None, None), ("p99_us", None, None),
+                                    ("max_us", "< 250000 (redis_timeout)", r["max_us"] < 250000),
+                                    ("slow_100ms", "0", r["slow_100ms"] == 0)):
+                    self.row(key, m.replace("slow_100ms", "requests > 100 ms"), r[m], rr.get(m),
+                             r[m] / rr[m] if rr.get(m) and m != "slow_100ms" else None, tgt, met,
+                             unit="" if m == "slow_100ms" else "us")
                 if rr:
                     added = r["p50_us"] - rr["p50_us"]
                     self.row(key, "p50 added to the reference's", added, None, None, "< 1000",
                              added < 1000, unit="us")
-                self.row(key, "requests > 100 ms", r["slow_100ms"], rr.get("slow_100ms"), None,
-                         "0", r["slow_100ms"] == 0)
-                self.notes.append("%s: %d requests, %d not 2xx" % (key, r["requests"],
-                                                                    r["err_status"]))
-            c1 = {k: o.router_stat(k) - c0[k] for k in keys}
-            out["Redis %s counters" % mode] = c1
-            self.notes.append("Redis %s, origin counters over both runs: %s" % (
-                mode, ", ".join("%s +%d" % kv for kv in c1.items())))
+                self.notes.append("%s: %d requests, statuses %s" % (key, r["requests"],
+                                                                     r["codes"]))
+            self.notes.append("Redis %s, origin counters over both runs: %s" % (mode, ", ".join(
+                "%s +%d" % (k, o.router_stat(k) - c0[k]) for k in keys)))
             if mode == "hung":
                 self.procs.stop("redis", signal.SIGKILL)
-        self.raw["outage"] = out
-        self.redis.start()
-        self.redis.seed(self.routes)
+        self.redis.start(self.routes)
 
     # -- callgrind
-    CG_VARIANTS = (  # name, VCL, extra settings, hits measured
+    CG_VARIANTS = (  # name, VCL, settings, hits measured
         ("origin", os.path.join(REPO, "vcl", "origin.vcl"), ["--route-ttl", "3600s"], True),
         ("reference", os.path.join(BENCH, "reference.vcl"), None, True),
         ("minimal", os.path.join(BENCH, "minimal.vcl"), None, True),
@@ -760,69 +685,66 @@ class Bench:
         """Instructions per hit and per miss in varnishd's cache process.
 
         callgrind_control cannot reach the cache process (a fork of the
-        manager has no vgdb endpoint), so each VCL runs several times after
-        the same start-up and warm-up, with m1 or m2 misses then h1 or h2
-        hits: the cost of a miss is the difference of two totals over
-        m2 - m1, that of a hit likewise; start-up, warm-up and shutdown
-        cancel out.  The runs go in parallel (--cg-jobs): instruction
-        counts do not depend on the clock.
+        manager has no vgdb endpoint), so each VCL runs three times after
+        the same start-up and warm-up: m1 misses + h1 hits (base), m2 + h1,
+        m1 + h2.  A miss costs (second - base) / (m2 - m1), a hit (third -
+        base) / (h2 - h1): start-up, warm-up and shutdown cancel out.  The
+        runs go in parallel (--cg-jobs): the counts do not depend on time.
 
-        Whether a miss asks Redis depends on the clock (route_ttl 1 s), and
-        valgrind slows the clock 50 times, so the origin is counted twice,
-        each time deterministic: route_ttl = 1 h (from the route cache) and
-        route_ttl = 0 (one Redis GET per miss); the cost at the shipped
-        setting is the first plus the GETs per miss of the miss scenario
-        times the difference."""
+        Whether a miss asks Redis depends on the clock (route_ttl 1 s),
+        which valgrind slows 50 times, so the origin is counted twice, each
+        time deterministic: route_ttl 1 h (the route cache) and 0 (a Redis
+        GET per miss); at the shipped setting a miss costs the first plus
+        the miss scenario's GETs per miss times the difference."""
         a = self.a
-        m2, h2 = a.cg_misses, a.cg_misses
-        m1, h1 = m2 // 4, h2 // 4
-        shapes = {"base": (m1, h1), "miss": (m2, h1), "hit": (m1, h2)}
-        variants = self.CG_VARIANTS[:3] if a.smoke else self.CG_VARIANTS
+        m2 = h2 = a.cg_misses
+        shapes = {"base": (m2 // 4, h2 // 4), "miss": (m2, h2 // 4), "hit": (m2 // 4, h2)}
         if a.smoke:   # one run each, no start-up correction
             shapes = {"miss": (m2, h2)}
         jobs = []
-        for name, vcl, setting, hits in variants:
-            vpath = self.vcl_path
+        for name, vcl, setting, hits in self.CG_VARIANTS[:3 if a.smoke else 4]:
+            vpath = None
             if setting:
-                vdir = os.path.join(self.rundir, "vcl-" + name)
-                self.write_settings(vdir, *setting)
-                vpath = vdir + ":" + vpath
-            jobs += [(name, vcl, vpath, shape, n) for shape, n in shapes.items()
-                     if hits or shape != "hit"]
+                vpath = os.path.join(self.rundir, "vcl-" + name)
+                self.write_settings(vpath, *setting)
+                vpath += ":" + self.vcl_path
+            jobs += [(name, vcl, vpath, s, n) for s, n in shapes.items() if hits or s != "hit"]
         with ThreadPoolExecutor(a.cg_jobs) as ex:
             runs = list(ex.map(lambda j: self.cg_run(*j), jobs))
         out = {}
         for (name, _, _, shape, _), r in zip(jobs, runs):
-            out.setdefault(name, {})[shape] = r
-            if a.smoke:
-                out[name]["hit"] = r
+            out.setdefault(name, {"hit": r} if a.smoke else {})[shape] = r
         zero = {"ir": 0, "vmod": 0, "hiredis": 0, "backend_incl": 0, "fns": {}, "misses": 0,
                 "hits": 0, "redis_commands": 0}
-        per = {}     # name -> {"miss": {...}, "hit": {...}} per request
+        per = {}     # name -> kind -> figure -> per request
         for name, rs in out.items():
-            base = rs.get("base", zero)
+            b = rs.get("base", zero)
             for kind, n in (("miss", "misses"), ("hit", "hits")):
                 if kind in rs:
-                    d = rs[kind][n] - base[n]
-                    per.setdefault(name, {})[kind] = p = {
-                        k: (rs[kind][k] - base[k]) / d
-                        for k in ("ir", "vmod", "hiredis", "backend_incl", "redis_commands")}
-                    p["fns"] = {f: (rs[kind]["fns"].get(f, 0) - base["fns"].get(f, 0)) / d
-                                for f in set(rs[kind]["fns"]) | set(base["fns"])}
+                    r, d = rs[kind], rs[kind][n] - b[n]
+                    p = {k: (r[k] - b[k]) / d for k in zero if k not in ("fns", "misses", "hits")}
+                    p["fns"] = {f: (r["fns"].get(f, 0) - b["fns"].get(f, 0)) / d
+                                for f in set(r["fns"]) | set(b["fns"])}
+                    per.setdefault(name, {})[kind] = p
         self.raw["callgrind"] = {"runs": out, "per_request": {
-            n: {k: {x: y for x, y in v.items() if x != "fns"} for k, v in kinds.items()}
+            n: {k: {x: y for x, y in p.items() if x != "fns"} for k, p in kinds.items()}
             for n, kinds in per.items()}}
         o, r, mi = per["origin"], per["reference"], per["minimal"]
         scen = ("callgrind, one run of %d misses + %d hits" % (m2, h2) if a.smoke else
-                "callgrind, (%d-%d) misses, (%d-%d) hits" % (m2, m1, h2, h1))
+                "callgrind, %d-%d misses, %d-%d hits" % (m2, m2 // 4, h2, h2 // 4))
         for kind, tgt in (("hit", 1.10), ("miss", 1.05)):
             what = "instructions/" + kind + (", route cached" if kind == "miss" else "")
-            ratio = o[kind]["ir"] / mi[kind]["ir"]
-            self.row(scen, what + "; B = minimal.vcl", o[kind]["ir"], mi[kind]["ir"], ratio,
-                     "<= %.2fx" % tgt, ratio <= tgt, unit="Ir")
-            self.row(scen, what + "; B = reference.vcl", o[kind]["ir"], r[kind]["ir"],
-                     o[kind]["ir"] / r[kind]["ir"], None, None, unit="Ir")
-            self.cg_diff(kind, o[kind]["fns"], mi[kind]["fns"])
+            for bname, b, t in (("minimal.vcl", mi, tgt), ("reference.vcl", r, None)):
+                ratio = o[kind]["ir"] / b[kind]["ir"]
+                self.row(scen, "%s; B = %s" % (what, bname), o[kind]["ir"], b[kind]["ir"],
+                         ratio, t and "<= %.2fx" % t, t and ratio <= t, unit="Ir")
+            fo, fm = o[kind]["fns"], mi[kind]["fns"]
+            diff = sorted(((fo.get(f, 0) - fm.get(f, 0), f) for f in set(fo) | set(fm)),
+                          key=lambda x: -abs(x[0]))
+            self.raw["callgrind_diff_" + kind] = diff[:40]
+            self.notes.append("callgrind, functions whose self cost per %s differs most "
+                              "(origin - minimal, Ir): %s" % (kind, "; ".join(
+                                  "%s %+.0f" % (f, x) for x, f in diff[:12])))
         self.row(scen, "VMOD self/miss, route cached", o["miss"]["vmod"], r["miss"]["vmod"],
                  None, None, None, unit="Ir")
         self.row(scen, "router.backend() inclusive/miss", o["miss"]["backend_incl"], None,
@@ -833,122 +755,94 @@ class Bench:
                      mi["miss"]["ir"], g["ir"] / mi["miss"]["ir"], None, None, unit="Ir")
             self.row(scen, "VMOD+hiredis self/miss, 1 GET each", g["vmod"] + g["hiredis"],
                      None, None, None, None, unit="Ir")
-            gpm = self.raw.get("gets_per_miss", {}).get("origin")
+            self.notes.append("callgrind: a Redis look-up adds %.0f Ir to a miss (%.2f Redis "
+                              "commands per miss)" % (g["ir"] - o["miss"]["ir"],
+                                                      g["redis_commands"]))
+            gpm = self.raw.get("gets_per_request", {}).get("miss 1KB origin")
             if gpm is not None:
                 est = o["miss"]["ir"] + gpm * (g["ir"] - o["miss"]["ir"])
                 self.row(scen, "instructions/miss at shipped route_ttl (est.); B = minimal.vcl",
                          est, mi["miss"]["ir"], est / mi["miss"]["ir"], "<= 1.05x",
                          est / mi["miss"]["ir"] <= 1.05, unit="Ir")
-                self.notes.append("callgrind: a Redis look-up adds %.0f Ir to a miss (%.2f "
-                                  "commands per miss counted); the miss scenario made %.3f GETs "
-                                  "per miss" % (g["ir"] - o["miss"]["ir"],
-                                                g["redis_commands"], gpm))
-
-    def cg_diff(self, kind, fo, fb):
-        diff = sorted(((fo.get(f, 0) - fb.get(f, 0), f) for f in set(fo) | set(fb)),
-                      key=lambda x: -abs(x[0]))
-        self.raw["callgrind_diff_" + kind] = diff[:40]
-        self.notes.append("callgrind, functions whose self cost per %s differs most (origin - "
-                          "minimal, Ir): %s" % (kind, "; ".join("%s %+.0f" % (f, x)
-                                                              for x, f in diff[:12])))
 
     def cg_run(self, name, vcl, vpath, shape, counts):
-        """One valgrind'd varnishd: warm-up, misses, hits, stop; its counts."""
+        """One varnishd under callgrind: warm-up, misses, hits; its counts."""
         nmiss, nhit = counts
         tag = "cg-%s-%s" % (name, shape)
         cgdir = os.path.join(self.rundir, tag + "-out")
         os.makedirs(cgdir)
         os.chmod(cgdir, 0o777)
-        v = Varnish(self.procs, self.rundir, tag, vcl, vpath,
-                    extra=["-j", "none", "-p", "thread_pool_min=10", "-p", "thread_pools=1",
-                           "-p", "cli_timeout=300"],
-                    wrapper=["valgrind", "--tool=callgrind", "--dump-instr=no",
-                             "--trace-children=no",
-                             "--callgrind-out-file=%s/callgrind.%%p" % cgdir])
-        v.start(timeout=0)
-        v.wait_ready(300)
-        child = v.child_pid()
-        hit = "/s0/small/cg-hit.ts"
-        # route, backend, code paths; the hit object stored
-        self.cg_load(v, [SEGMENT % (i % 10, "warm", i) for i in range(50)] + [hit] * 50)
-        self.cg_load(v, [SEGMENT % (i % 10, "run", i) for i in range(nmiss)])
-        self.cg_load(v, [hit] * nhit)
+        v = Varnish(self, tag, vcl, vpath, extra=[
+            "-j", "none", "-p", "thread_pool_min=10", "-p", "thread_pools=1",
+            "-p", "cli_timeout=300"], wrapper=[
+            "valgrind", "--tool=callgrind", "--dump-instr=no", "--trace-children=no",
+            "--callgrind-out-file=%s/callgrind.%%p" % cgdir]).start(300)
+        child, hit = v.child_pid(), "/s0/small/cg-hit.ts"
+        seg = "/s%d/small/%s-%d.ts"
+        # the route, the backend, the code paths; the hit object stored
+        self.warm(v, [seg % (i % 10, "warm", i) for i in range(50)] + [hit] * 50, True)
+        self.warm(v, [seg % (i % 10, "run", i) for i in range(nmiss)], True)
+        self.warm(v, [hit] * nhit, True)
         cmds = v.router_stat("redis_commands")
         self.procs.stop(tag, wait=300)
-        f = os.path.join(cgdir, "callgrind.%d" % child)
-        if not os.path.exists(f):
-            raise RuntimeError("no callgrind output " + f)
-        r = cg_analyse(f)
-        r.update(misses=nmiss, hits=nhit, redis_commands=cmds, file=f)
+        r = cg_analyse(os.path.join(cgdir, "callgrind.%d" % child))
+        r.update(misses=nmiss, hits=nhit, redis_commands=cmds)
         log("  callgrind %s %s: %d misses, %d hits, %d Ir" % (name, shape, nmiss, nhit, r["ir"]))
         return r
 
-    def cg_load(self, v, paths):
-        if paths:
-            r = h2load(v.port, paths, rundir=self.rundir)
-            if r["ok"] != len(paths):
-                raise RuntimeError("%s: %s" % (v.name, r["codes"]))
-
     # -- report
     def table(self):
-        def fmt(x):
+        def fmt(x, ratio=False):
             if x is None:
                 return "-"
             if isinstance(x, bool):
                 return "yes" if x else "NO"
-            return "%.0f" % x if abs(x) >= 1000 else "%.3g" % x
-
-        def rfmt(x):
-            return "-" if x is None else "%.3fx" % x
+            return "%.3fx" % x if ratio else "%.0f" % x if abs(x) >= 1000 else "%.3g" % x
         lines = ["| scenario | metric | A: origin (median) | B: reference unless named (median) "
                  "| A / B (median) | target | met | nginx-lua (median) | A / nginx-lua (median) |",
                  "|---|---|---:|---:|---:|---|---|---:|---:|"]
         for r in self.rows:
             lines.append("| %s | %s%s | %s | %s | %s | %s | %s | %s | %s |" % (
                 r["scenario"], r["metric"], " (%s)" % r["unit"] if r["unit"] else "",
-                fmt(r["origin"]), fmt(r["reference"]), rfmt(r["ratio"]), r["target"] or "-",
-                fmt(r["met"]), fmt(r["peer"]), rfmt(r["peer_ratio"])))
+                fmt(r["origin"]), fmt(r["reference"]), fmt(r["ratio"], True),
+                r["target"] or "-", fmt(r["met"]), fmt(r["peer"]), fmt(r["peer_ratio"], True)))
         return "\n".join(lines)
 
     def header(self):
         def ver(*cmd):
             try:
                 p = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
-                return ((p.stdout + p.stderr).strip().splitlines() or ["?"])[0][:80]
             except OSError:
                 return "?"
+            return ((p.stdout + p.stderr).strip().splitlines() or ["?"])[0][:80]
         with open("/proc/cpuinfo") as f:
             cpu = re.search(r"model name\s*:\s*(.*)", f.read())
-        return {
-            "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-            "machine": "%s, %d cores, %s, kernel %s, %.1f GB RAM" % (
-                cpu.group(1) if cpu else "?", os.cpu_count(), platform.machine(),
-                platform.release(),
-                os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
-            "load": open("/proc/loadavg").read().split()[0:3],
-            "versions": [ver("varnishd", "-V"), ver("redis-server", "--version"),
-                         ver("nginx", "-v"), ver("wrk", "-v")[:40], ver("h2load", "--version"),
-                         ver("valgrind", "--version")],
-            "varnishd_params": varnishd_params(),
-            "commit": ver("git", "-C", REPO, "rev-parse", "--short", "HEAD"),
-            "args": vars(self.a),
-        }
+        return {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                "machine": "%s, %d cores, %s, kernel %s, %.1f GB RAM" % (
+                    cpu.group(1) if cpu else "?", os.cpu_count(), platform.machine(),
+                    platform.release(),
+                    os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
+                "load": open("/proc/loadavg").read().split()[0:3],
+                "versions": [ver("varnishd", "-V"), ver("redis-server", "--version"),
+                             ver("nginx", "-v"), ver("wrk", "-v")[:40],
+                             ver("h2load", "--version"), ver("valgrind", "--version")],
+                "varnishd_params": varnishd_params(),
+                "commit": ver("git", "-C", REPO, "rev-parse", "--short", "HEAD"),
+                "args": vars(self.a)}
 
     def run(self):
         a, t0 = self.a, time.time()
         self.setup()
         log("run dir %s; origin :%d, reference :%d, media :%d, redis :%d" % (
             self.rundir, self.origin.port, self.ref.port, self.media_port, self.redis.port))
-        scen = {"hits": self.scen_hits, "miss": self.scen_miss, "herd": self.scen_herd,
-                "poll": self.scen_poll, "scale": self.scen_scale, "outage": self.scen_outage,
-                "callgrind": self.callgrind, "peer-check": lambda: peer_check(self)}
         if self.peer and "peer-check" not in a.scenarios:
             a.scenarios.insert(0, "peer-check")  # the peer must route before its figures count
         for s in a.scenarios:
             log("== %s" % s)
             ts = time.time()
             try:
-                scen[s]()
+                peer_check(self) if s == "peer-check" else getattr(
+                    self, "callgrind" if s == "callgrind" else "scen_" + s)()
                 log("== %s: %.0f s" % (s, time.time() - ts))
             except Exception as e:
                 import traceback
@@ -959,9 +853,9 @@ class Bench:
         text = ["# streamroute benchmark, %s" % hdr["date"], "",
                 "- machine: %s (load %s)" % (hdr["machine"], " ".join(hdr["load"])),
                 "- versions: " + "; ".join(hdr["versions"]),
-                "- varnishd options of every varnishd (etc/varnishd.params): `%s`" %
+                "- options of every varnishd (etc/varnishd.params): `%s`" %
                 " ".join(hdr["varnishd_params"]),
-                "- commit %s; `%s`; %d rounds A B A B, %d s per run; %d s in all" % (
+                "- commit %s; `%s`; %d rounds, %d s per run; %d s in all" % (
                     hdr["commit"], " ".join(["bench/run.sh"] + sys.argv[1:]), a.rounds,
                     a.duration, hdr["seconds"]),
                 "", self.table(), ""] + ["- " + n for n in self.notes]
@@ -986,11 +880,10 @@ def peer_check(bench):
     bad path, 503 without Redis (killed or hung, failing fast) for what is
     not cached, 200 for what is.  Freezes, stops and restarts Redis."""
     import http.client
-    port, media, redis = bench.peer.port, bench.media_port, bench.redis
-    problems = []
+    redis, problems = bench.redis, []
 
     def get(path):
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c = http.client.HTTPConnection("127.0.0.1", bench.peer.port, timeout=10)
         c.request("GET", path)
         r = c.getresponse()
         body = r.read()
@@ -1002,8 +895,8 @@ def peer_check(bench):
             problems.append("%s: got %s, want %s" % (what, got, want))
 
     def routes():
-        for k in ("pc-live", "pc-new"):
-            redis.cli("SET", k, "127.0.0.1:%d" % media, "EX", "600")
+        redis.seed({"pc-live": "127.0.0.1:%d" % bench.media_port,
+                    "pc-new": "127.0.0.1:%d" % bench.media_port})
     routes()
     st, xc, cors, body = get("/pc-live/live.m3u8")
     expect("routed live.m3u8", (st, xc, cors, body[:7]), (200, "MISS", "*", b"#EXTM3U"))
@@ -1030,8 +923,7 @@ def peer_check(bench):
         expect("Redis down, never looked up", get("/pc-new/360p/1.ts")[0], 503)
         expect("Redis down, cached", get("/pc-live/live.m3u8")[:2], (200, "HIT"))
     finally:
-        redis.start()
-        redis.seed(bench.routes)
+        redis.start(bench.routes)
         routes()
     # the first GET after the restart finds its pooled connection closed
     # and retries on a new one; then every worker routes again at once
@@ -1052,67 +944,63 @@ def cg_analyse(f):
         # lines would otherwise be read as functions
         return subprocess.run(["callgrind_annotate", "--threshold=100", "--auto=no"] +
                               list(extra) + [f], capture_output=True, text=True,
-                              timeout=300).stdout
+                              timeout=300).stdout.splitlines()
     line_re = re.compile(r"\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(.*)$")
     r = {"ir": 0, "vmod": 0, "hiredis": 0, "backend_incl": 0, "fns": {}}
-    for line in annotate().splitlines():
-        m = line_re.match(line)
-        if not m or "events annotated" in m.group(2):
-            continue
+    for m in filter(None, map(line_re.match, annotate())):
         ir, what = int(m.group(1).replace(",", "")), m.group(2).strip()
         if "PROGRAM TOTALS" in what:
             r["ir"] = ir
-            continue
-        if "vmod_streamroute" in what:
-            r["vmod"] += ir
-        elif "libhiredis" in what:
-            r["hiredis"] += ir
-        fn = re.sub(r"\s*\([\d,]+x\)$", "", re.sub(r"^.*?:", "", what.split(" [")[0]).strip())
-        r["fns"][fn] = r["fns"].get(fn, 0) + ir
-    for line in annotate("--inclusive=yes").splitlines():
-        m = line_re.match(line)
-        if m and re.search(r":vmod_router_backend\b", m.group(2)):
+        elif "events annotated" not in what:
+            r["vmod"] += ir if "vmod_streamroute" in what else 0
+            r["hiredis"] += ir if "libhiredis" in what else 0
+            fn = re.sub(r"\s*\([\d,]+x\)$", "", re.sub(r"^.*?:", "", what.split(" [")[0]))
+            r["fns"][fn] = r["fns"].get(fn, 0) + ir
+    for m in filter(None, map(line_re.match, annotate("--inclusive=yes"))):
+        if re.search(r":vmod_router_backend\b", m.group(2)):
             r["backend_incl"] = max(r["backend_incl"], int(m.group(1).replace(",", "")))
     return r
 
 
+# option, default, value under --smoke, help
+OPTIONS = (
+    ("rounds", 7, 1, "rounds of A B (C)"),
+    ("duration", 6, 1, "seconds per wrk run"),
+    ("conns", 50, 8, "wrk connections (hits, misses)"),
+    ("streams", 1000, 50, "streams of the miss scenario"),
+    ("hit-streams", 10, 10, "hit URLs: streams x files"),
+    ("hit-files", 10, 10, None),
+    ("herd-clients", 1000, 100, "connections of the herd, one request each"),
+    ("herd-delay", 0.5, 0.5, "seconds the slow media server takes"),
+    ("players", 3000, 100, "polling players"),
+    ("poll-streams", 100, 10, "streams the players poll"),
+    ("poll-duration", 10, 2, "seconds of polling"),
+    ("max-addrs", 1000, 10, "media-server addresses of the scale scenario"),
+    ("scale", "10:1,1000:100,100000:1000", "100:10", "keys:addresses,..."),
+    ("outage-conns", 4, 2, "sequential clients during the outage"),
+    ("cg-misses", 2000, 20, "misses and hits of callgrind's longer runs (a quarter: shorter)"),
+    ("cg-jobs", 2, 3, "varnishd under callgrind at once"))
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "slow-server":
-        slow_server_main(int(sys.argv[2]), float(sys.argv[3]))
-        return 0
+        return slow_server_main(int(sys.argv[2]), float(sys.argv[3]))
     ap = argparse.ArgumentParser(description="streamroute benchmarks (see bench/README.md)")
     ap.add_argument("--smoke", action="store_true", help="seconds: CI checks the harness works")
     ap.add_argument("--scenarios", default="hits,miss,herd,poll,scale,outage,callgrind")
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--duration", type=int, default=6, help="seconds per wrk run")
-    ap.add_argument("--conns", type=int, default=50)
-    ap.add_argument("--streams", type=int, default=1000, help="streams of the miss scenario")
-    ap.add_argument("--hit-streams", type=int, default=10)
-    ap.add_argument("--hit-files", type=int, default=10)
-    ap.add_argument("--herd-clients", type=int, default=1000)
-    ap.add_argument("--herd-delay", type=float, default=0.5)
-    ap.add_argument("--players", type=int, default=3000)
-    ap.add_argument("--poll-streams", type=int, default=100)
-    ap.add_argument("--poll-duration", type=int, default=10)
-    ap.add_argument("--max-addrs", type=int, default=1000)
-    ap.add_argument("--scale", default="10:1,1000:100,100000:1000", help="keys:addresses,...")
-    ap.add_argument("--outage-conns", type=int, default=4)
-    ap.add_argument("--cg-misses", type=int, default=2000,
-                    help="misses and hits of callgrind's longer runs (a quarter in the shorter)")
-    ap.add_argument("--cg-jobs", type=int, default=2, help="valgrind'd varnishd at once")
+    for name, default, _, hlp in OPTIONS:
+        ap.add_argument("--" + name, type=type(default), default=default, help=hlp)
     ap.add_argument("--keep", action="store_true", help="keep the run directory (logs)")
     ap.add_argument("--no-peer", action="store_true",
                     help="without the third system, NGINX + Lua (bench/nginx-lua/)")
     a = ap.parse_args()
     if a.smoke:
-        a.rounds, a.duration, a.conns, a.streams, a.outage_conns = 1, 1, 8, 50, 2
-        a.herd_clients, a.players, a.poll_streams, a.poll_duration = 100, 100, 10, 2
-        a.max_addrs, a.cg_misses, a.cg_jobs, a.scale = 10, 20, 3, "100:10"
+        for name, _, smoke, _ in OPTIONS:
+            setattr(a, name.replace("-", "_"), smoke)
     a.scale = [tuple(int(x) for x in p.split(":")) for p in a.scale.split(",")]
     a.scenarios = a.scenarios.split(",")
-    need = ["varnishd", "redis-server", "redis-cli", "nginx", "wrk", "h2load"]
-    need += ["valgrind"] if "callgrind" in a.scenarios else []
-    for tool in need:
+    for tool in ["varnishd", "redis-server", "redis-cli", "nginx", "wrk", "h2load"] + (
+            ["valgrind"] if "callgrind" in a.scenarios else []):
         if not shutil.which(tool):
             log("missing: %s (scripts/install-deps.sh build run media bench)" % tool)
             return 2
@@ -1126,8 +1014,8 @@ def main():
         return b.run()
     finally:
         b.procs.stop_all()
-        if b.peer:
-            b.peer.cleanup()
+        if b.peer and b.peer.cache:
+            shutil.rmtree(b.peer.cache, ignore_errors=True)
         if not a.keep:
             shutil.rmtree(b.rundir, ignore_errors=True)
 

@@ -8,8 +8,7 @@
 -- mode "poll": each connection is a player: GET <stream>/<rendition>/index.m3u8,
 --              then waits 1 s (wrk's delay hook) before its next poll.
 -- Streams are <keyprefix><n>, n in [0, streams).  The last line printed is a
--- JSON summary (prefix "WRKJSON ") that bench.py reads: counts, latency
--- percentiles, requests over 100 ms (slow_100ms), errors by kind.
+-- JSON summary (prefix "WRKJSON ") that run.sh reads.
 
 local threads = {}
 local counter = 1
@@ -52,36 +51,14 @@ function delay()
    return 0
 end
 
--- How many of the n recorded requests took more than limit us: the
--- smallest rank whose percentile is over the limit (wrk 4.1 gives
--- percentiles and the count, #latency, but no histogram).
-local function over(latency, limit)
-   local n = #latency
-   if n == 0 or latency:percentile((n - 0.5) * 100 / n) <= limit then
-      return 0
-   end
-   local lo, hi = 1, n
-   while lo < hi do
-      local mid = math.floor((lo + hi) / 2)
-      if latency:percentile((mid - 0.5) * 100 / n) > limit then
-         hi = mid
-      else
-         lo = mid + 1
-      end
-   end
-   return n - lo + 1
-end
-
 function done(summary, latency, requests)
    local e = summary.errors
-   local slow = over(latency, 100000)
    io.write(string.format(
       'WRKJSON {"requests":%d,"duration_us":%d,"bytes":%d,' ..
       '"p50_us":%d,"p90_us":%d,"p99_us":%d,"p999_us":%d,"max_us":%d,"mean_us":%.1f,' ..
-      '"slow_100ms":%d,"err_connect":%d,"err_read":%d,"err_write":%d,"err_status":%d,' ..
-      '"err_timeout":%d}\n',
+      '"err_connect":%d,"err_read":%d,"err_write":%d,"err_status":%d,"err_timeout":%d}\n',
       summary.requests, summary.duration, summary.bytes,
       latency:percentile(50), latency:percentile(90), latency:percentile(99),
-      latency:percentile(99.9), latency.max, latency.mean, slow,
+      latency:percentile(99.9), latency.max, latency.mean,
       e.connect, e.read, e.write, e.status, e.timeout))
 end
