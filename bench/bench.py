@@ -807,6 +807,13 @@ class Bench:
                 import traceback
                 traceback.print_exc()
                 self.failures.append("%s: %s" % (s, e))
+        # the parameters of etc/varnishd.params must hold what the VCL uses
+        ws = [sum(n for k, n in v.stats().items() if re.match(r"MAIN\.ws_\w+_overflow$", k))
+              for v in (self.origin, self.ref)]
+        self.row("all of the above", "workspace overflows (MAIN.ws_*_overflow)", ws[0], ws[1],
+                 None, "0", ws == [0, 0])
+        if ws != [0, 0]:
+            self.failures.append("workspace overflows: origin %d, reference %d" % tuple(ws))
         hdr = self.header()
         hdr["seconds"] = round(time.time() - t0)
         text = ["# streamroute benchmark, %s" % hdr["date"], "",
