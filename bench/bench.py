@@ -739,7 +739,8 @@ class Bench:
         child, hit = v.child_pid(), "/s0/small/cg-hit.ts"
         seg = "/s%d/small/%s-%d.ts"
         # the route, the backend, the code paths; the hit object stored
-        self.warm(v, [seg % (i % 10, "warm", i) for i in range(50)] + [hit] * 50, True)
+        nwarm = 10 if self.a.smoke else 50
+        self.warm(v, [seg % (i % 10, "warm", i) for i in range(nwarm)] + [hit] * nwarm, True)
         self.warm(v, [seg % (i % 10, "run", i) for i in range(nmiss)], True)
         self.warm(v, [hit] * nhit, True)
         cmds = v.router_stat("redis_commands")
