@@ -952,7 +952,8 @@ OPTIONS = (
 def main():
     ap = argparse.ArgumentParser(description="streamroute benchmarks (see bench/README.md)")
     ap.add_argument("--smoke", action="store_true", help="seconds: CI checks the harness works")
-    ap.add_argument("--scenarios", default="hits,miss,herd,poll,scale,outage,callgrind")
+    ap.add_argument("--scenarios", default="hits,miss,herd,poll,scale,outage,callgrind",
+                    help="any of the default and peer-check, comma-separated")
     for name, default, _, hlp in OPTIONS:
         ap.add_argument("--" + name, type=type(default), default=default, help=hlp)
     ap.add_argument("--keep", action="store_true", help="keep the run directory (logs)")
