@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-from bench import free_port  # bench/bench.py, beside this file
+from bench import free_port, varnishd_params  # bench/bench.py, beside this file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -171,7 +171,9 @@ def one_round(args, n, rnd):
         procs.append(subprocess.Popen(
             ["timeout", "600", "varnishd", "-F", "-n", workdir,
              "-a", "127.0.0.1:%d" % vport, "-f", os.path.join(tmp, "burst.vcl"),
-             "-s", "malloc,64m", "-p", "thread_pools=2",
+             "-s", "malloc,64m"] + varnishd_params() + [
+             # the burst's own threads after etc/varnishd.params: they win
+             "-p", "thread_pools=2",
              "-p", "thread_pool_max=%d" % (pool + 500),
              "-p", "thread_pool_min=%d" % pool,
              "-p", "thread_queue_limit=%d" % (2 * n),
