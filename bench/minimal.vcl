@@ -39,9 +39,9 @@
 # segments; gzipped segments are not gunzipped; a 3xx from the media
 # server is cached as an error rather than turned into a 502; a media
 # server that cannot be reached gets Varnish's built-in 503 (not cached,
-# no Retry-After) instead of a 1 s error object; the
-# Cache-Control header is written once at fetch time (the shipped VCL
-# computes it at delivery from obj.ttl + obj.age); no /status page,
+# no Retry-After) instead of a 1 s error object; the Cache-Control
+# values are literals here (the shipped VCL makes them from beresp.ttl and
+# beresp.grace, with streamroute.cache_control()); no /status page,
 # /healthcheck/deep, debug headers or stale-delivery log record.
 
 vcl 4.1;
