@@ -207,6 +207,20 @@ main(void)
 	CHECK(!strcmp(buf, "route:abc:v1"));
 	CHECK(sr_key_template_expand(&kt, "abc", 3, buf, 12) == 0);
 	CHECK(sr_key_template_expand(&kt, "abc", 3, buf, 13) == 12);
+	/* the keyspace pattern of the push: only route keys match */
+	CHECK(sr_key_template_pattern(&kt, 0, buf, sizeof buf) == 15);
+	CHECK(!strcmp(buf, "__keyspace@0__:route:*:v1"));
+	CHECK(sr_key_template_pattern(&kt, 0, buf, 20) == 0);
+	CHECK(sr_key_template_pattern(&kt, 0, buf, 26) == 15);
+	CHECK(sr_key_template_pattern(&kt, 0, buf, 25) == 0);
+	sr_key_template_fini(&kt);
+	CHECK(sr_key_template_parse(&kt, "{key}") == 0);
+	CHECK(sr_key_template_pattern(&kt, 12, buf, sizeof buf) == 16);
+	CHECK(!strcmp(buf, "__keyspace@12__:*"));
+	sr_key_template_fini(&kt);
+	CHECK(sr_key_template_parse(&kt, "r[1]*?\\{key}") == 0);
+	CHECK(sr_key_template_pattern(&kt, 0, buf, sizeof buf) == 15);
+	CHECK(!strcmp(buf, "__keyspace@0__:r\\[1\\]\\*\\?\\\\*"));
 	sr_key_template_fini(&kt);
 	CHECK(sr_key_template_parse(&kt, "route:") == -1);
 	CHECK(sr_key_template_parse(&kt, "{key}{key}") == -1);
