@@ -84,6 +84,8 @@ def main():
     times = []
     failed = 0
     r.cmd("SET", key, a1)
+    if mode == "publish":
+        r.cmd("PUBLISH", "streamroute:routes", key)
     if wait_for(origin, key, 200, "s1", seq, 5.0) is None:
         print("FAIL: not routed to %s at the start" % a1)
         return 1
