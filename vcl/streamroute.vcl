@@ -318,6 +318,18 @@ sub sr_backend_error {
 		return (abandon);
 	}
 	call sr_settings_ttl;
+	if (router.outcome() == "unknown" && beresp.ttl > 0.05s) {
+		# A stream that starts is pushed to the router at once
+		# (keyspace notification or push_channel): its 404 must not
+		# outlive that by more than a moment.  50 ms still lets
+		# every request waiting for this object share it, and each
+		# refresh is answered by the route cache, not by Redis.
+		# (A ban from the push thread would be exact, but needs a
+		# ban per stream start, kept until every older object is
+		# checked; a 50 ms lifetime costs at most 20 cheap fetches a
+		# second per unknown URL players keep asking for.)
+		set beresp.ttl = 0.05s;
+	}
 	if (beresp.status == 503) {
 		set beresp.http.Retry-After = "1";
 	}
