@@ -78,6 +78,7 @@ struct sr_push {
 	int			fd;		/* under mtx; -1: none */
 	pthread_t		thread;
 	unsigned		running;	/* CLI thread only */
+	unsigned		warned;		/* notifications off: said so */
 };
 
 struct sr_push *
@@ -203,6 +204,45 @@ sr_push_message(struct sr_push *p, const redisReply *m)
 }
 
 /*
+ * Whether Redis publishes the keyspace events of the route keys: K, and
+ * $ (SET), g (DEL, EXPIRE, RENAME), x (expiry), or A for all of them.
+ * Said once while it is not so, since routes then follow only
+ * push_channel or route_ttl.  A Redis that refuses CONFIG (an ACL, a
+ * renamed command) is not judged.
+ */
+static void
+sr_push_check_config(struct sr_push *p, redisContext *c)
+{
+	redisReply *reply;
+	const char *v;
+	char buf[200];
+	int on;
+
+	if (p->pattern == NULL)
+		return;
+	reply = redisCommand(c, "CONFIG GET notify-keyspace-events");
+	if (reply == NULL)
+		return;
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+	    reply->element[1]->type == REDIS_REPLY_STRING) {
+		v = reply->element[1]->str;
+		on = strchr(v, 'K') != NULL && (strchr(v, 'A') != NULL ||
+		    (strchr(v, '$') != NULL && strchr(v, 'g') != NULL &&
+		    strchr(v, 'x') != NULL));
+		if (!on && !p->warned) {
+			bprintf(buf, "notify-keyspace-events is \"%.40s\" in "
+			    "Redis: route changes are heard through %.60s "
+			    "only (set it to K$gx)", v, p->channel != NULL ?
+			    p->channel : "no channel");
+			sr_push_log(p, SLT_Error, "keyspace notifications "
+			    "off", buf);
+		}
+		p->warned = !on;
+	}
+	freeReplyObject(reply);
+}
+
+/*
  * Connects and subscribes; the confirmations are read within the
  * timeout, and a message that comes between them is handled.
  */
@@ -218,6 +258,18 @@ sr_push_connect(struct sr_push *p, char *why, size_t whylen)
 	c = sr_redis_connect_push(p->redis, why, whylen);
 	if (c == NULL)
 		return (NULL);
+	if (redisSetTimeout(c,
+	    VTIM_timeval(sr_redis_config(p->redis)->timeout)) != REDIS_OK) {
+		snprintf(why, whylen, "subscribe: %.100s", c->errstr);
+		redisFree(c);
+		return (NULL);
+	}
+	sr_push_check_config(p, c);
+	if (c->err) {
+		snprintf(why, whylen, "CONFIG GET: %.100s", c->errstr);
+		redisFree(c);
+		return (NULL);
+	}
 	if (p->pattern != NULL) {
 		AZ(redisAppendCommand(c, "PSUBSCRIBE %s", p->pattern));
 		want++;
@@ -225,12 +277,6 @@ sr_push_connect(struct sr_push *p, char *why, size_t whylen)
 	if (p->channel != NULL) {
 		AZ(redisAppendCommand(c, "SUBSCRIBE %s", p->channel));
 		want++;
-	}
-	if (redisSetTimeout(c,
-	    VTIM_timeval(sr_redis_config(p->redis)->timeout)) != REDIS_OK) {
-		snprintf(why, whylen, "subscribe: %.100s", c->errstr);
-		redisFree(c);
-		return (NULL);
 	}
 	/* redisGetReply() sends what is appended first */
 	while (want > 0) {
