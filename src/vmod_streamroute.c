@@ -813,6 +813,24 @@ vmod_router_invalidate(VRT_CTX, struct vmod_streamroute_router *rt,
 	    sr_cache_invalidate(rt->cache, rkey, rkeylen) ? "" : " (not cached)");
 }
 
+VCL_VOID v_matchproto_(td_streamroute_router_refresh)
+vmod_router_refresh(VRT_CTX, struct vmod_streamroute_router *rt,
+    VCL_STRING key)
+{
+	char rkey[SR_RKEY_MAX];
+	size_t rkeylen;
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	CHECK_OBJ_NOTNULL(rt, VMOD_STREAMROUTE_ROUTER_MAGIC);
+	rkeylen = sr_redis_key(rt, key, rkey);
+	if (rkeylen == 0)
+		return;
+	(void)sr_cache_expire(rt->cache, rkey, rkeylen);
+	SR_COUNT(rt->vsc, refreshes);
+	sr_log(ctx, SLT_VCL_Log, "streamroute: %s key=%s refresh", rt->vcl_name,
+	    key);
+}
+
 VCL_BOOL v_matchproto_(td_streamroute_router_redis_ok)
 vmod_router_redis_ok(VRT_CTX, struct vmod_streamroute_router *rt)
 {
