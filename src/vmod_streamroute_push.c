@@ -189,9 +189,54 @@ sr_push_key(const struct sr_push *p, const redisReply *m, size_t *len)
 	return (NULL);
 }
 
+/*
+ * A key the route cache knew as absent changed: a stream starts, and
+ * players that asked for it before may hold a cached 404 "Unknown
+ * stream".  The objects marked as such (the shipped VCL sets
+ * X-SR-Backend: outcome=unknown on them) are banned, so that the next
+ * request fetches.  The ban tests obj.* only, so the ban lurker clears
+ * it, and each ban is the same string, so Varnish marks the older ones
+ * as duplicates: the ban list does not grow with stream starts.  All
+ * unknown-stream 404s go, not only this stream's: they are refetched at
+ * the cost of a route-cache hit.
+ *
+ * VRT_ban_string() needs of its ctx only the magic when the ban is good
+ * (ours always is), but its error paths (e.g. "Shutting down") log to
+ * ctx->vsl and print on ctx->ws: this thread has neither, so both are
+ * made here on the stack.  What it logs there is not flushed: the
+ * error is logged again with VSL().
+ */
+#define SR_PUSH_BAN \
+	"obj.status == 404 && obj.http.X-SR-Backend == outcome=unknown"
+
+static void
+sr_push_ban(struct sr_push *p)
+{
+	struct vrt_ctx ctx;
+	struct vsl_log vsl;
+	struct ws ws;
+	uint32_t vslbuf[256];
+	char wsbuf[512];
+	const char *err;
+
+	INIT_OBJ(&ctx, VRT_CTX_MAGIC);
+	memset(&vsl, 0, sizeof vsl);
+	vsl.wlb = vsl.wlp = vslbuf;
+	vsl.wle = vslbuf + sizeof vslbuf / sizeof *vslbuf;
+	WS_Init(&ws, "srp", wsbuf, sizeof wsbuf);
+	ctx.vsl = &vsl;
+	ctx.ws = &ws;
+	err = VRT_ban_string(&ctx, SR_PUSH_BAN);
+	if (err != NULL)
+		sr_push_log(p, SLT_Error, "ban failed", err);
+	else
+		SR_COUNT(p->vsc, push_bans);
+}
+
 static void
 sr_push_message(struct sr_push *p, const redisReply *m)
 {
+	enum sr_route_state state;
 	const char *key;
 	size_t len;
 
@@ -199,8 +244,12 @@ sr_push_message(struct sr_push *p, const redisReply *m)
 	if (key == NULL)
 		return;		/* a subscription's reply, a PONG */
 	SR_COUNT(p->vsc, push_messages);
-	if (sr_cache_expire(p->cache, key, len) != SR_ROUTE_NONE)
-		SR_COUNT(p->vsc, push_invalidations);
+	state = sr_cache_expire(p->cache, key, len);
+	if (state == SR_ROUTE_NONE)
+		return;
+	SR_COUNT(p->vsc, push_invalidations);
+	if (state == SR_ROUTE_ABSENT)
+		sr_push_ban(p);
 }
 
 /*

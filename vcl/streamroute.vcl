@@ -337,18 +337,6 @@ sub sr_backend_error {
 		return (abandon);
 	}
 	call sr_settings_ttl;
-	if (router.outcome() == "unknown" && beresp.ttl > 0.05s) {
-		# A stream that starts is pushed to the router at once
-		# (keyspace notification or push_channel): its 404 must not
-		# outlive that by more than a moment.  50 ms still lets
-		# every request waiting for this object share it, and each
-		# refresh is answered by the route cache, not by Redis.
-		# (A ban from the push thread would be exact, but needs a
-		# ban per stream start, kept until every older object is
-		# checked; a 50 ms lifetime costs at most 20 cheap fetches a
-		# second per unknown URL players keep asking for.)
-		set beresp.ttl = 0.05s;
-	}
 	if (beresp.status == 503) {
 		set beresp.http.Retry-After = "1";
 	}
@@ -356,6 +344,9 @@ sub sr_backend_error {
 	set beresp.body = "" + beresp.status + " " + beresp.reason + {"
 "};
 	if (router.outcome() != "") {
+		# "outcome=unknown" also marks the 404 of an unknown stream
+		# for the router's push, which bans it when the stream
+		# starts (see push in the VMOD's manual).
 		set beresp.http.X-SR-Backend = "outcome=" + router.outcome();
 	}
 	# Positive TTL: every request waiting for this object gets this
