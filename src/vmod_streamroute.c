@@ -286,7 +286,7 @@ sr_router_cache(VRT_CTX, struct vmod_streamroute_router *rt,
  * The push subscriber: keyspace notifications of the route keys, and
  * push_channel unless it is empty.  Started when the VCL turns warm.
  */
-static void
+static int
 sr_router_push(struct vmod_streamroute_router *rt,
     const struct VARGS(router__init) *a)
 {
@@ -295,16 +295,17 @@ sr_router_push(struct vmod_streamroute_router *rt,
 	const char *channel;
 
 	if (!a->push)
-		return;
+		return (0);
 	prefixlen = sr_key_template_pattern(&rt->key_template, a->database,
 	    pattern, sizeof pattern);
-	/* the template is bounded: its pattern fits */
-	assert(prefixlen > 0);
+	if (prefixlen == 0)
+		return (-1);
 	channel = a->push_channel;
 	if (channel != NULL && *channel == '\0')
 		channel = NULL;
 	rt->push = sr_push_new(rt->redis, rt->cache, rt->vsc, rt->vcl_name,
 	    pattern, prefixlen, channel);
+	return (0);
 }
 
 VCL_VOID v_matchproto_(td_streamroute_router__init)
@@ -448,7 +449,14 @@ vmod_router__init(VRT_CTX, struct vmod_streamroute_router **rtp,
 	/* BEGIN route cache: a new one, or the one of the router replaced */
 	AN(sr_router_cache(ctx, rt, a, &ccfg));
 	/* END route cache */
-	sr_router_push(rt, a);
+	if (sr_router_push(rt, a)) {
+		/* cannot happen with the bounds above; said all the same */
+		VRT_fail(ctx, "streamroute.router %s: key_template too long "
+		    "for a keyspace pattern", vcl_name);
+		/* the pool owns rcfg's strings by now: not "fail" */
+		sr_router_free(ctx, rt);
+		return;
+	}
 
 	INIT_OBJ(&tmpl, VRT_BACKEND_MAGIC);
 	tmpl.hosthdr = a->host_header;

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: BSD-2-Clause
  */
 
+#include <limits.h>
 #include <string.h>
 
 #include "../sr_key.h"
@@ -222,6 +223,19 @@ main(void)
 	CHECK(sr_key_template_pattern(&kt, 0, buf, sizeof buf) == 15);
 	CHECK(!strcmp(buf, "__keyspace@0__:r\\[1\\]\\*\\?\\\\*"));
 	sr_key_template_fini(&kt);
+	/* the worst template and database fit SR_PATTERN_MAX */
+	{
+		char tpl[SR_KEY_TEMPLATE_MAX], pat[SR_PATTERN_MAX];
+
+		memset(tpl, '*', sizeof tpl);
+		memcpy(tpl + sizeof tpl - 6, "{key}", 6);
+		CHECK(sr_key_template_parse(&kt, tpl) == 0);
+		CHECK(sr_key_template_pattern(&kt, LONG_MIN, pat,
+		    sizeof pat) == 34);
+		CHECK(sr_key_template_pattern(&kt, LONG_MAX, pat,
+		    sizeof pat) == 33);
+		sr_key_template_fini(&kt);
+	}
 	CHECK(sr_key_template_parse(&kt, "route:") == -1);
 	CHECK(sr_key_template_parse(&kt, "{key}{key}") == -1);
 	CHECK(sr_key_template_parse(&kt, NULL) == -1);
