@@ -17,8 +17,9 @@
  *
  * Each message makes the route cache ask Redis again for that key at
  * the next look-up (sr_cache_expire: the old route stays, as a stale
- * route for an outage).  The thread touches nothing but the route cache
- * and its own counters: never a backend, never the Redis pool or its
+ * route for an outage), and a stream that starts bans the cached 404s
+ * of unknown streams (sr_push_ban).  The thread touches nothing else
+ * but its own counters: never a backend, never the Redis pool or its
  * health record.
  *
  * While the connection is down, changes are missed: route_ttl bounds
