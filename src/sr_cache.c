@@ -51,6 +51,8 @@ struct sr_entry {
 	enum sr_route_state	state;
 	unsigned		known;		/* on the known list */
 	unsigned		dead;		/* invalidated: serves nothing */
+	unsigned		pushed;		/* changed in Redis: ask again */
+	unsigned		pgen;		/* bumped by each push */
 	unsigned		busy;		/* a fetch is in flight */
 	unsigned		waiters;	/* pins the entry in memory */
 	unsigned		gen;		/* bumped by invalidation */
@@ -73,12 +75,14 @@ struct sr_shard {
 	struct sr_lru		known;		/* newest first */
 	struct sr_lru		other;		/* newest first */
 	unsigned		n;
+	double			flushed;	/* learned before: not fresh */
 };
 
 struct sr_store {
 	unsigned		magic;
 #define SR_STORE_MAGIC		0x5107e5c0
 	unsigned		refcnt;		/* caches sharing it */
+	unsigned		subscribers;	/* push connections up */
 	uint64_t		seed;
 	struct sr_shard		shard[SR_CACHE_SHARDS];
 };
@@ -277,11 +281,11 @@ sr_entry_idle(const struct sr_entry *e)
 }
 
 static int
-sr_entry_fresh(const struct sr_cache_cfg *cfg, const struct sr_entry *e,
-    double now)
+sr_entry_fresh(const struct sr_cache_cfg *cfg, const struct sr_shard *sh,
+    const struct sr_entry *e, double now)
 {
 
-	if (e->dead || e->busy)
+	if (e->dead || e->busy || e->pushed || e->learned < sh->flushed)
 		return (0);
 	switch (e->state) {
 	case SR_ROUTE_FOUND:
@@ -447,7 +451,7 @@ sr_cache_keep(const struct sr_cache_cfg *cfg, double learned,
 static int
 sr_entry_fill(const struct sr_cache *c, struct sr_shard *sh,
     struct sr_entry *e, const struct sr_route *r, double now, unsigned gen,
-    double restarted)
+    unsigned pgen, double restarted)
 {
 	char *v;
 
@@ -478,6 +482,8 @@ sr_entry_fill(const struct sr_cache *c, struct sr_shard *sh,
 	}
 	/* invalidated while we asked: answer, but do not keep it */
 	e->dead = e->gen != gen;
+	/* changed in Redis while we asked: the answer may predate it */
+	e->pushed = e->pgen != pgen;
 	sr_entry_touch(sh, e);
 	return (0);
 }
@@ -502,7 +508,7 @@ sr_cache_lookup(struct sr_cache *c, const char *key, size_t keylen,
 	struct sr_shard *sh;
 	struct sr_entry *e;
 	struct timespec deadline;
-	unsigned gen, seen, flags = 0;
+	unsigned gen, pgen, seen, flags = 0;
 	double w, restarted;
 	int kept;
 
@@ -523,7 +529,7 @@ sr_cache_lookup(struct sr_cache *c, const char *key, size_t keylen,
 		r->source = SR_SRC_FETCH;
 		return (flags);
 	}
-	if (sr_entry_fresh(&c->cfg, e, now)) {
+	if (sr_entry_fresh(&c->cfg, sh, e, now)) {
 		sr_route_from_entry(e, r, SR_SRC_CACHE);
 		AZ(pthread_mutex_unlock(&sh->mtx));
 		return (flags);
@@ -554,6 +560,7 @@ sr_cache_lookup(struct sr_cache *c, const char *key, size_t keylen,
 
 	e->busy = 1;
 	gen = e->gen;
+	pgen = e->pgen;
 	AZ(pthread_mutex_unlock(&sh->mtx));
 
 	fetch(priv, key, keylen, r);
@@ -567,7 +574,7 @@ sr_cache_lookup(struct sr_cache *c, const char *key, size_t keylen,
 
 	AZ(pthread_mutex_lock(&sh->mtx));
 	CHECK_OBJ_NOTNULL(e, SR_ENTRY_MAGIC);
-	kept = sr_entry_fill(c, sh, e, r, now, gen, restarted);
+	kept = sr_entry_fill(c, sh, e, r, now, gen, pgen, restarted);
 	e->busy = 0;
 	e->fetches++;
 	e->last_fetch = kept ? SR_ROUTE_FOUND : r->state;
@@ -617,6 +624,76 @@ sr_cache_invalidate(struct sr_cache *c, const char *key, size_t keylen)
 	}
 	AZ(pthread_mutex_unlock(&sh->mtx));
 	return (e != NULL);
+}
+
+/*
+ * The key changed in Redis (a push): the next look-up asks Redis again.
+ * Unlike sr_cache_invalidate() the value stays, as a route whose TTL
+ * has passed: it still serves as a stale route if Redis fails now, so a
+ * push never costs what an outage needs.  A fetch in flight may have
+ * been answered before the change: its answer is not kept as fresh.
+ */
+enum sr_route_state
+sr_cache_expire(struct sr_cache *c, const char *key, size_t keylen)
+{
+	struct sr_shard *sh;
+	struct sr_entry needle, *e;
+	enum sr_route_state state = SR_ROUTE_NONE;
+
+	CHECK_OBJ_NOTNULL(c, SR_CACHE_MAGIC);
+	needle.key = TRUST_ME(key);
+	needle.keylen = keylen;
+	sh = sr_cache_shardp(c, key, keylen);
+	AZ(pthread_mutex_lock(&sh->mtx));
+	e = VRBT_FIND(sr_tree, &sh->tree, &needle);
+	if (e != NULL) {
+		CHECK_OBJ(e, SR_ENTRY_MAGIC);
+		state = e->state;
+		e->pushed = 1;
+		e->pgen++;
+	}
+	AZ(pthread_mutex_unlock(&sh->mtx));
+	return (state);
+}
+
+/*
+ * Push connections: while at least one is up, every change in Redis
+ * reaches the cache.  When the first comes up after none was (start, or
+ * a reconnect), changes may have been missed: everything learned before
+ * now is asked again (and kept as stale meanwhile).  Returns whether it
+ * was the first.
+ */
+int
+sr_cache_push_up(struct sr_cache *c, double now)
+{
+	struct sr_store *st;
+	unsigned u;
+
+	CHECK_OBJ_NOTNULL(c, SR_CACHE_MAGIC);
+	st = c->store;
+	CHECK_OBJ_NOTNULL(st, SR_STORE_MAGIC);
+	if (__atomic_fetch_add(&st->subscribers, 1, __ATOMIC_SEQ_CST) > 0)
+		return (0);
+	for (u = 0; u < SR_CACHE_SHARDS; u++) {
+		AZ(pthread_mutex_lock(&st->shard[u].mtx));
+		if (st->shard[u].flushed < now)
+			st->shard[u].flushed = now;
+		AZ(pthread_mutex_unlock(&st->shard[u].mtx));
+	}
+	return (1);
+}
+
+void
+sr_cache_push_down(struct sr_cache *c)
+{
+	struct sr_store *st;
+	unsigned was;
+
+	CHECK_OBJ_NOTNULL(c, SR_CACHE_MAGIC);
+	st = c->store;
+	CHECK_OBJ_NOTNULL(st, SR_STORE_MAGIC);
+	was = __atomic_fetch_sub(&st->subscribers, 1, __ATOMIC_SEQ_CST);
+	assert(was > 0);
 }
 
 unsigned

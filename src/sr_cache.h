@@ -79,6 +79,11 @@ void sr_cache_destroy(struct sr_cache **);
 unsigned sr_cache_lookup(struct sr_cache *, const char *key, size_t keylen,
     double now, sr_fetch_f *, void *priv, struct sr_route *);
 int sr_cache_invalidate(struct sr_cache *, const char *key, size_t keylen);
+/* Returns the state the entry had, SR_ROUTE_NONE when there was none */
+enum sr_route_state sr_cache_expire(struct sr_cache *, const char *key,
+    size_t keylen);
+int sr_cache_push_up(struct sr_cache *, double now);
+void sr_cache_push_down(struct sr_cache *);
 unsigned sr_cache_entries(struct sr_cache *);
 unsigned sr_cache_shard(const struct sr_cache *, const char *key,
     size_t keylen);

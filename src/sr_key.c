@@ -348,3 +348,50 @@ sr_key_template_expand(const struct sr_key_template *kt, const char *key,
 	buf[len] = '\0';
 	return (len);
 }
+
+/* Appends s as a glob that matches only s; returns -1 when out of room */
+static int
+sr_glob_cat(char *buf, size_t buflen, size_t *n, const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (strchr("*?[]\\", s[i]) != NULL) {
+			if (*n + 1 >= buflen)
+				return (-1);
+			buf[(*n)++] = '\\';
+		}
+		if (*n + 1 >= buflen)
+			return (-1);
+		buf[(*n)++] = s[i];
+	}
+	return (0);
+}
+
+/*
+ * The channel pattern of a template's keyspace notifications:
+ * "__keyspace@<db>__:" and the template with "*" for the key, the
+ * template's own glob characters escaped, so that only route keys
+ * match.  Returns the length of the prefix before the Redis key (what
+ * a notification's channel starts with), or 0 if buf is too small.
+ */
+size_t
+sr_key_template_pattern(const struct sr_key_template *kt, long db,
+    char *buf, size_t buflen)
+{
+	size_t n, prefix;
+	int l;
+
+	l = snprintf(buf, buflen, "__keyspace@%ld__:", db);
+	if (l < 0 || (size_t)l >= buflen)
+		return (0);
+	prefix = n = (size_t)l;
+	if (sr_glob_cat(buf, buflen, &n, kt->head, kt->head_len) ||
+	    n + 1 >= buflen)
+		return (0);
+	buf[n++] = '*';
+	if (sr_glob_cat(buf, buflen, &n, kt->tail, kt->tail_len))
+		return (0);
+	buf[n] = '\0';
+	return (prefix);
+}

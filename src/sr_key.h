@@ -43,3 +43,7 @@ int sr_key_template_parse(struct sr_key_template *, const char *spec);
 void sr_key_template_fini(struct sr_key_template *);
 size_t sr_key_template_expand(const struct sr_key_template *,
     const char *key, size_t key_len, char *buf, size_t buflen);
+/* "__keyspace@<db>__:" (34 at most), a template escaped, "*" */
+#define SR_PATTERN_MAX	(40 + 2 * SR_KEY_TEMPLATE_MAX)
+size_t sr_key_template_pattern(const struct sr_key_template *, long db,
+    char *buf, size_t buflen);

@@ -47,6 +47,7 @@ struct vmod_streamroute_router {
 	struct sr_cache			*cache;
 	char				*cache_id;	/* see sr_router_cache */
 	struct sr_redis			*redis;
+	struct sr_push			*push;		/* or NULL */
 	struct sr_backends		*backends;
 	struct vsc_seg			*vsc_seg;
 	struct VSC_streamroute		*vsc;
@@ -145,17 +146,29 @@ vmod_event_function(VRT_CTX, struct vmod_priv *priv, enum vcl_event_e e)
 	case VCL_EVENT_DISCARD:
 		break;
 	case VCL_EVENT_WARM:
-		VTAILQ_FOREACH(rt, &routers, list)
-			if (rt->vcl == ctx->vcl && sr_redis_warm(rt->redis)) {
+		VTAILQ_FOREACH(rt, &routers, list) {
+			if (rt->vcl != ctx->vcl)
+				continue;
+			if (sr_redis_warm(rt->redis)) {
 				VRT_fail(ctx, "streamroute: %s: no Redis probe "
 				    "thread", rt->vcl_name);
 				return (1);
 			}
+			if (rt->push != NULL && sr_push_warm(rt->push)) {
+				VRT_fail(ctx, "streamroute: %s: no push "
+				    "subscriber thread", rt->vcl_name);
+				return (1);
+			}
+		}
 		break;
 	case VCL_EVENT_COLD:
-		VTAILQ_FOREACH(rt, &routers, list)
-			if (rt->vcl == ctx->vcl)
-				sr_redis_cold(rt->redis);
+		VTAILQ_FOREACH(rt, &routers, list) {
+			if (rt->vcl != ctx->vcl)
+				continue;
+			if (rt->push != NULL)
+				sr_push_cold(rt->push);
+			sr_redis_cold(rt->redis);
+		}
 		break;
 	default:
 		WRONG("VCL event");
@@ -197,6 +210,8 @@ sr_router_free(VRT_CTX, struct vmod_streamroute_router *rt)
 
 	if (rt->backends != NULL)
 		sr_backends_destroy(ctx, &rt->backends);
+	if (rt->push != NULL)
+		sr_push_destroy(&rt->push);
 	if (rt->redis != NULL)
 		sr_redis_destroy(&rt->redis);
 	if (rt->cache != NULL)
@@ -272,6 +287,32 @@ sr_router_cache(VRT_CTX, struct vmod_streamroute_router *rt,
 	    "cache of %s.%s (%u routes)", rt->vcl_name, VCL_Name(old->vcl),
 	    old->vcl_name, n);
 	return (1);
+}
+
+/*
+ * The push subscriber: keyspace notifications of the route keys, and
+ * push_channel unless it is empty.  Started when the VCL turns warm.
+ */
+static int
+sr_router_push(struct vmod_streamroute_router *rt,
+    const struct VARGS(router__init) *a)
+{
+	char pattern[SR_PATTERN_MAX];
+	size_t prefixlen;
+	const char *channel;
+
+	if (!a->push)
+		return (0);
+	prefixlen = sr_key_template_pattern(&rt->key_template, a->database,
+	    pattern, sizeof pattern);
+	if (prefixlen == 0)
+		return (-1);
+	channel = a->push_channel;
+	if (channel != NULL && *channel == '\0')
+		channel = NULL;
+	rt->push = sr_push_new(rt->redis, rt->cache, rt->vsc, rt->vcl_name,
+	    pattern, prefixlen, channel);
+	return (0);
 }
 
 VCL_VOID v_matchproto_(td_streamroute_router__init)
@@ -415,6 +456,14 @@ vmod_router__init(VRT_CTX, struct vmod_streamroute_router **rtp,
 	/* BEGIN route cache: a new one, or the one of the router replaced */
 	AN(sr_router_cache(ctx, rt, a, &ccfg));
 	/* END route cache */
+	if (sr_router_push(rt, a)) {
+		/* cannot happen with the bounds above; said all the same */
+		VRT_fail(ctx, "streamroute.router %s: key_template too long "
+		    "for a keyspace pattern", vcl_name);
+		/* the pool owns rcfg's strings by now: not "fail" */
+		sr_router_free(ctx, rt);
+		return;
+	}
 
 	INIT_OBJ(&tmpl, VRT_BACKEND_MAGIC);
 	tmpl.hosthdr = a->host_header;
@@ -796,6 +845,24 @@ vmod_router_invalidate(VRT_CTX, struct vmod_streamroute_router *rt,
 	sr_log(ctx, SLT_VCL_Log, "streamroute: %s key=%s invalidated%s",
 	    rt->vcl_name, key,
 	    sr_cache_invalidate(rt->cache, rkey, rkeylen) ? "" : " (not cached)");
+}
+
+VCL_VOID v_matchproto_(td_streamroute_router_refresh)
+vmod_router_refresh(VRT_CTX, struct vmod_streamroute_router *rt,
+    VCL_STRING key)
+{
+	char rkey[SR_RKEY_MAX];
+	size_t rkeylen;
+
+	CHECK_OBJ_NOTNULL(ctx, VRT_CTX_MAGIC);
+	CHECK_OBJ_NOTNULL(rt, VMOD_STREAMROUTE_ROUTER_MAGIC);
+	rkeylen = sr_redis_key(rt, key, rkey);
+	if (rkeylen == 0)
+		return;
+	(void)sr_cache_expire(rt->cache, rkey, rkeylen);
+	SR_COUNT(rt->vsc, refreshes);
+	sr_log(ctx, SLT_VCL_Log, "streamroute: %s key=%s refresh", rt->vcl_name,
+	    key);
 }
 
 VCL_BOOL v_matchproto_(td_streamroute_router_redis_ok)

@@ -78,6 +78,22 @@ double sr_redis_wait_bound(const struct sr_redis *);
  * connection is returned.
  */
 double sr_redis_restarted(const struct sr_redis *);
+struct redisContext;
+struct redisContext *sr_redis_connect_push(const struct sr_redis *,
+    char *why, size_t whylen);
+const struct sr_redis_cfg *sr_redis_config(const struct sr_redis *);
+
+/* vmod_streamroute_push.c */
+
+struct sr_push;
+struct sr_cache;
+
+struct sr_push *sr_push_new(struct sr_redis *, struct sr_cache *,
+    struct VSC_streamroute *, const char *name, const char *pattern,
+    size_t prefixlen, const char *channel);
+void sr_push_destroy(struct sr_push **);
+int sr_push_warm(struct sr_push *);
+void sr_push_cold(struct sr_push *);
 
 /* vmod_streamroute_backend.c */
 

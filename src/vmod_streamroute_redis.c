@@ -804,6 +804,53 @@ sr_redis_connect(const struct sr_redis *r, struct vsl_log *vsl, char *why,
 	return (c);
 }
 
+/*
+ * A connection for the push subscriber (vmod_streamroute_push.c): to
+ * the master Sentinel names now, as the pool's connections are, with
+ * AUTH; no SELECT (channels are not per database) and no INFO.  It
+ * leaves the shared health record alone: a subscriber that cannot
+ * subscribe makes no look-up fail.
+ */
+struct redisContext *
+sr_redis_connect_push(const struct sr_redis *r, char *why, size_t whylen)
+{
+	struct sr_target master;
+	redisContext *c;
+	const char *argv[2];
+	char buf[128];
+
+	CHECK_OBJ_NOTNULL(r, SR_REDIS_MAGIC);
+	if (r->cfg.sentinels.n > 0) {
+		if (!sr_redis_master(r, NULL, &master, why, whylen))
+			return (NULL);
+		c = sr_redis_open(r, master.ip, (int)master.port, buf,
+		    sizeof buf);
+	} else
+		c = sr_redis_open(r, r->cfg.host, r->cfg.port, buf,
+		    sizeof buf);
+	if (c == NULL) {
+		snprintf(why, whylen, "connect: %.100s", buf);
+		return (NULL);
+	}
+	if (r->cfg.password != NULL) {
+		argv[0] = "AUTH";
+		argv[1] = r->cfg.password;
+		if (!sr_redis_setup(r, c, 2, argv, why, whylen)) {
+			redisFree(c);
+			return (NULL);
+		}
+	}
+	return (c);
+}
+
+const struct sr_redis_cfg *
+sr_redis_config(const struct sr_redis *r)
+{
+
+	CHECK_OBJ_NOTNULL(r, SR_REDIS_MAGIC);
+	return (&r->cfg);
+}
+
 /*--------------------------------------------------------------------
  * The probe thread.
  */

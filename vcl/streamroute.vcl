@@ -116,6 +116,9 @@ sub sr_deliver {
 		}
 		set resp.http.X-SR-TTL = obj.ttl;
 		set resp.http.X-SR-Grace = obj.grace;
+	} elsif (resp.status != 200) {
+		# An error's outcome, stored for the router's push.
+		unset resp.http.X-SR-Backend;
 	}
 	return (deliver);
 }
@@ -194,6 +197,13 @@ sub sr_route {
 	# stream has no usable route.
 	set bereq.backend = router.backend(streamroute.key(bereq.url));
 	if (router.outcome() == "routed") {
+		if (bereq.retries > 0 &&
+		    bereq.http.X-SR-Failed == "" + bereq.backend) {
+			# The retry of a failed fetch, and Redis still names
+			# the server that failed: fail fast, cached content
+			# keeps flowing (a background fetch is abandoned).
+			return (error(503, "Media server unreachable"));
+		}
 		return;
 	} elsif (router.outcome() == "unknown") {
 		return (error(404, "Unknown stream"));
@@ -220,6 +230,8 @@ sub sr_backend_prepare {
 
 sub sr_backend_fetch {
 	call sr_route;
+	# Set by sr_backend_error for the retry; never sent upstream.
+	unset bereq.http.X-SR-Failed;
 	call sr_backend_prepare;
 	return (fetch);
 }
@@ -307,6 +319,16 @@ sub sr_cache_control {
 sub sr_backend_error {
 	# The media server could not be reached or timed out (503), the
 	# stream is unknown (404), Redis is unavailable (503) ...
+	if (bereq.retries == 0 && router.outcome() == "routed" &&
+	    beresp.reason == "Backend fetch failed") {
+		# Varnish's own 503 on a route the router gave: the media
+		# server refused the connection or sent no first byte in
+		# time.  The stream may have moved: ask Redis again, past
+		# the route cache, and retry once on the route it gives.
+		router.refresh(streamroute.key(bereq.url));
+		set bereq.http.X-SR-Failed = "" + beresp.backend;
+		return (retry);
+	}
 	if (bereq.is_bgfetch && beresp.status != 404) {
 		# ... but there is a good copy: keep serving it.
 		return (abandon);
@@ -319,7 +341,11 @@ sub sr_backend_error {
 	set beresp.http.Content-Type = "text/plain; charset=utf-8";
 	set beresp.body = "" + beresp.status + " " + beresp.reason + {"
 "};
-	if (settings.debug() && router.outcome() != "") {
+	if (router.outcome() != "") {
+		# Also when debug is off: "outcome=unknown" marks the 404 of
+		# an unknown stream for the router's push, which bans it when
+		# the stream starts (see push in the VMOD's manual).  Removed
+		# on delivery then.
 		set beresp.http.X-SR-Backend = "outcome=" + router.outcome();
 	}
 	# Positive TTL: every request waiting for this object gets this

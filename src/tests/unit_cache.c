@@ -342,6 +342,97 @@ test_seed(void)
 	sr_cache_destroy(&c2);
 }
 
+/* A fetch during which the key changes in Redis (a push arrives) */
+static struct sr_cache *push_cache;
+
+static void
+fetch_pushed(void *priv, const char *key, size_t keylen, struct sr_route *r)
+{
+
+	fetch(priv, key, keylen, r);
+	(void)sr_cache_expire(push_cache, key, keylen);
+}
+
+/*
+ * A push makes the next look-up ask the source, whatever the TTL, for a
+ * route or a negative entry; the old route still serves as stale.
+ */
+static void
+test_push(void)
+{
+	struct sr_cache_cfg cfg;
+	struct sr_cache *c, *c2;
+	struct sr_route r;
+
+	c = cache(3600.0, 3600.0, 60.0, 1000, 1.0);
+	source_set(SR_ROUTE_FOUND, "10.0.0.1:80", 0);
+	sr_cache_lookup(c, "a", 1, 100.0, fetch, &src, &r);
+	sr_cache_lookup(c, "a", 1, 101.0, fetch, &src, &r);
+	CHECK(r.source == SR_SRC_CACHE && src.calls == 1);
+	CHECK(sr_cache_expire(c, "a", 1) == SR_ROUTE_FOUND);
+	CHECK(sr_cache_expire(c, "zz", 2) == SR_ROUTE_NONE);
+	source_set(SR_ROUTE_FOUND, "10.0.0.2:80", 0);
+	sr_cache_lookup(c, "a", 1, 102.0, fetch, &src, &r);
+	CHECK(r.source == SR_SRC_FETCH && !strcmp(r.value, "10.0.0.2:80"));
+	sr_cache_lookup(c, "a", 1, 103.0, fetch, &src, &r);
+	CHECK(r.source == SR_SRC_CACHE && src.calls == 1);
+
+	/* a negative entry too: a new stream does not wait it out */
+	source_set(SR_ROUTE_ABSENT, NULL, 0);
+	sr_cache_lookup(c, "b", 1, 100.0, fetch, &src, &r);
+	CHECK(r.state == SR_ROUTE_ABSENT);
+	CHECK(sr_cache_expire(c, "b", 1) == SR_ROUTE_ABSENT);
+	source_set(SR_ROUTE_FOUND, "10.0.0.3:80", 0);
+	sr_cache_lookup(c, "b", 1, 100.1, fetch, &src, &r);
+	CHECK(r.state == SR_ROUTE_FOUND && r.source == SR_SRC_FETCH);
+
+	/* pushed, then the source fails: the old route serves stale */
+	CHECK(sr_cache_expire(c, "a", 1) == SR_ROUTE_FOUND);
+	source_set(SR_ROUTE_ERROR, NULL, 0);
+	sr_cache_lookup(c, "a", 1, 104.0, fetch, &src, &r);
+	CHECK(r.source == SR_SRC_STALE && !strcmp(r.value, "10.0.0.2:80"));
+
+	/* a push during the fetch: its answer is not kept as fresh */
+	push_cache = c;
+	source_set(SR_ROUTE_FOUND, "10.0.0.4:80", 0);
+	sr_cache_lookup(c, "a", 1, 105.0, fetch_pushed, &src, &r);
+	CHECK(r.state == SR_ROUTE_FOUND && !strcmp(r.value, "10.0.0.4:80"));
+	sr_cache_lookup(c, "a", 1, 105.1, fetch, &src, &r);
+	CHECK(r.source == SR_SRC_FETCH && src.calls == 2);
+	sr_cache_lookup(c, "a", 1, 105.2, fetch, &src, &r);
+	CHECK(r.source == SR_SRC_CACHE && src.calls == 2);
+
+	/*
+	 * The first push connection up (start, reconnect) makes what was
+	 * learned before it asked again; a second one does not.  The store
+	 * is shared: so is the news.
+	 */
+	cfg_set(&cfg, 3600.0, 3600.0, 60.0, 1000, 1.0);
+	c2 = sr_cache_share(c, &cfg);
+	CHECK(c2 != NULL);
+	source_set(SR_ROUTE_FOUND, "10.0.0.5:80", 0);
+	CHECK(sr_cache_push_up(c, 106.0) == 1);
+	sr_cache_lookup(c2, "a", 1, 106.1, fetch, &src, &r);
+	CHECK(r.source == SR_SRC_FETCH && !strcmp(r.value, "10.0.0.5:80"));
+	sr_cache_lookup(c, "a", 1, 106.2, fetch, &src, &r);
+	CHECK(r.source == SR_SRC_CACHE);
+	CHECK(sr_cache_push_up(c2, 107.0) == 0);
+	sr_cache_lookup(c, "a", 1, 107.1, fetch, &src, &r);
+	CHECK(r.source == SR_SRC_CACHE && src.calls == 1);
+	sr_cache_push_down(c);
+	sr_cache_push_down(c2);
+	CHECK(sr_cache_push_up(c2, 108.0) == 1);
+	sr_cache_lookup(c, "a", 1, 108.1, fetch, &src, &r);
+	CHECK(r.source == SR_SRC_FETCH && src.calls == 2);
+	/* ... and a push through one cache reaches the other */
+	CHECK(sr_cache_expire(c2, "a", 1) == SR_ROUTE_FOUND);
+	sr_cache_lookup(c, "a", 1, 108.2, fetch, &src, &r);
+	CHECK(r.source == SR_SRC_FETCH && src.calls == 3);
+	sr_cache_push_down(c2);
+	sr_cache_destroy(&c2);
+	sr_cache_destroy(&c);
+}
+
 int
 main(void)
 {
@@ -489,5 +580,6 @@ main(void)
 	test_share();
 	test_keep();
 	test_seed();
+	test_push();
 	return (unit_report("unit_cache"));
 }

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: BSD-2-Clause
  */
 
+#include <limits.h>
 #include <string.h>
 
 #include "../sr_key.h"
@@ -207,7 +208,34 @@ main(void)
 	CHECK(!strcmp(buf, "route:abc:v1"));
 	CHECK(sr_key_template_expand(&kt, "abc", 3, buf, 12) == 0);
 	CHECK(sr_key_template_expand(&kt, "abc", 3, buf, 13) == 12);
+	/* the keyspace pattern of the push: only route keys match */
+	CHECK(sr_key_template_pattern(&kt, 0, buf, sizeof buf) == 15);
+	CHECK(!strcmp(buf, "__keyspace@0__:route:*:v1"));
+	CHECK(sr_key_template_pattern(&kt, 0, buf, 20) == 0);
+	CHECK(sr_key_template_pattern(&kt, 0, buf, 26) == 15);
+	CHECK(sr_key_template_pattern(&kt, 0, buf, 25) == 0);
 	sr_key_template_fini(&kt);
+	CHECK(sr_key_template_parse(&kt, "{key}") == 0);
+	CHECK(sr_key_template_pattern(&kt, 12, buf, sizeof buf) == 16);
+	CHECK(!strcmp(buf, "__keyspace@12__:*"));
+	sr_key_template_fini(&kt);
+	CHECK(sr_key_template_parse(&kt, "r[1]*?\\{key}") == 0);
+	CHECK(sr_key_template_pattern(&kt, 0, buf, sizeof buf) == 15);
+	CHECK(!strcmp(buf, "__keyspace@0__:r\\[1\\]\\*\\?\\\\*"));
+	sr_key_template_fini(&kt);
+	/* the worst template and database fit SR_PATTERN_MAX */
+	{
+		char tpl[SR_KEY_TEMPLATE_MAX], pat[SR_PATTERN_MAX];
+
+		memset(tpl, '*', sizeof tpl);
+		memcpy(tpl + sizeof tpl - 6, "{key}", 6);
+		CHECK(sr_key_template_parse(&kt, tpl) == 0);
+		CHECK(sr_key_template_pattern(&kt, LONG_MIN, pat,
+		    sizeof pat) == 34);
+		CHECK(sr_key_template_pattern(&kt, LONG_MAX, pat,
+		    sizeof pat) == 33);
+		sr_key_template_fini(&kt);
+	}
 	CHECK(sr_key_template_parse(&kt, "route:") == -1);
 	CHECK(sr_key_template_parse(&kt, "{key}{key}") == -1);
 	CHECK(sr_key_template_parse(&kt, NULL) == -1);
