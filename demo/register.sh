@@ -13,11 +13,12 @@
 #             (default 3: a route must only exist for a stream that players
 #             can start, and they start 3 segments from the live edge), writes the master
 #             playlist HLSDIR/live.m3u8, claims the route with
-#             "SET KEY ADDR EX TTL", then every TTL/3 seconds refreshes it
+#             "SET KEY ADDR EX TTL" (and PUBLISHes KEY on the origins'
+#             push channel), then every TTL/3 seconds refreshes it
 #             -- only while it still names ADDR (or is missing, e.g. Redis
 #             was restarted): a stream that moved to another media server
 #             is never taken back.  On SIGTERM it stops refreshing and
-#             removes the route if it still names ADDR.
+#             removes the route if it still names ADDR (and PUBLISHes).
 # unregister  removes the route if it still names ADDR (atomically, with a
 #             Lua script), and the master playlist.  Safe to run twice.
 #
@@ -30,15 +31,30 @@ export PATH
 set -u
 umask 022
 
-# Lua: refresh the route only if it is ours or missing.
+# Every change of a route is also published on the origins' push channel
+# (docs/registration.md, "Telling the origins at once"), in the same
+# script as the change, so no origin can hear of it before it is made.
+# The channel is the routers' push_channel default.
+PUSH_CHANNEL=streamroute:routes
+
+# Lua: claim the route, and tell the origins.
+LUA_CLAIM='local r = redis.call("SET", KEYS[1], ARGV[1], "EX", ARGV[2])
+redis.call("PUBLISH", ARGV[3], KEYS[1])
+return r'
+# Lua: refresh the route only if it is ours or missing; a missing one
+# (Redis restarted empty) is a change the origins are told of.
 LUA_REFRESH='local v = redis.call("GET", KEYS[1])
 if v == false or v == ARGV[1] then
-  return redis.call("SET", KEYS[1], ARGV[1], "EX", ARGV[2])
+  local r = redis.call("SET", KEYS[1], ARGV[1], "EX", ARGV[2])
+  if v == false then redis.call("PUBLISH", ARGV[3], KEYS[1]) end
+  return r
 end
 return v'
-# Lua: delete the route only if it is still ours.
+# Lua: delete the route only if it is still ours, and tell the origins.
 LUA_RELEASE='if redis.call("GET", KEYS[1]) == ARGV[1] then
-  return redis.call("DEL", KEYS[1])
+  local r = redis.call("DEL", KEYS[1])
+  redis.call("PUBLISH", ARGV[2], KEYS[1])
+  return r
 end
 return 0'
 
@@ -78,7 +94,7 @@ write_master() {
 }
 
 release() {
-	r=$(rcli EVAL "$LUA_RELEASE" 1 "$KEY" "$ADDR" 2>&1)
+	r=$(rcli EVAL "$LUA_RELEASE" 1 "$KEY" "$ADDR" "$PUSH_CHANNEL" 2>&1)
 	log "released $KEY $ADDR: $r"
 	[ -n "$HLSDIR" ] && rm -f "$HLSDIR/live.m3u8"
 }
@@ -103,7 +119,8 @@ heartbeat() {
 	done
 	if [ $stopping -eq 0 ]; then
 		write_master
-		r=$(rcli SET "$KEY" "$ADDR" EX "$TTL" 2>&1)
+		r=$(rcli EVAL "$LUA_CLAIM" 1 "$KEY" "$ADDR" "$TTL" \
+		    "$PUSH_CHANNEL" 2>&1)
 		log "registered $KEY -> $ADDR for ${TTL}s: $r"
 	fi
 	while [ $stopping -eq 0 ]; do
@@ -113,7 +130,8 @@ heartbeat() {
 		sleeper=
 		[ $stopping -eq 0 ] || break
 		write_master
-		r=$(rcli EVAL "$LUA_REFRESH" 1 "$KEY" "$ADDR" "$TTL" 2>&1)
+		r=$(rcli EVAL "$LUA_REFRESH" 1 "$KEY" "$ADDR" "$TTL" \
+		    "$PUSH_CHANNEL" 2>&1)
 		[ "$r" = OK ] || log "not refreshed $KEY: $r"
 	done
 	release
