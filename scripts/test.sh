@@ -1,13 +1,15 @@
 #!/bin/sh
 # Builds streamroute and runs every test suite: "make check" (the unit
 # tests, the VMOD tests in src/tests and the shipped-VCL tests in
-# tests/vcl, each against real redis-server and varnishd processes),
+# tests/vcl, each against real redis-server and varnishd processes,
+# several at once: VTC_JOBS in Makefile.am),
 # then "make check-system" (clean parallel builds, end-to-end tests with
 # real media servers and players, the container, the benchmark harness).
 # Ends with one line:
 #   tests: N passed, N failed
 #
-# Usage: scripts/test.sh [make check arguments, e.g. TESTS=tests/route_two_streams.vtc]
+# Usage: scripts/test.sh [make check arguments, e.g. TESTS=tests/route_two_streams.vtc,
+# or TESTS="tests/unit_key vcl/url_bad_400.vtc": each directory runs its own]
 # (with arguments, only "make check" runs)
 #
 # A test that cannot run here (a program missing) is skipped and said so;

@@ -1,11 +1,12 @@
 #!/bin/sh
 #
-# Test runner for src/tests/*.vtc (VTC_LOG_COMPILER in src/Makefile.am):
+# Test runner for the .vtc tests, src/tests/*.vtc and tests/vcl/*.vtc
+# (VTC_LOG_COMPILER in src/Makefile.am and tests/Makefile.am):
 #	run-vtc.sh [varnishtest options] test.vtc
 #
 # A test that names ${redis_sock} gets a Redis of its own on a unix
 # socket, started here and stopped here by PID whatever happens, so that
-# the test itself is only about the VMOD.  Tests that kill, freeze or
+# the test itself is only about the VMOD or the VCL.  Tests that kill, freeze or
 # restart Redis, or need TCP, Sentinel, AUTH or a proxy, start their own
 # with varnishtest's "process" and do not name ${redis_sock}.  The exit
 # status is varnishtest's (77, skip, when redis-server is missing).
