@@ -15,12 +15,35 @@
 
 #include "sr_key.h"
 
-static int
+/*
+ * The characters of a key, and of the other path segments (a key's and
+ * '~'): a table, because every request's URL is checked character by
+ * character, twice on a miss.
+ */
+#define SR_C_KEY	1
+#define SR_C_PATH	2
+static const unsigned char sr_url_char[256] = {
+	['a' ... 'z'] = SR_C_KEY | SR_C_PATH,
+	['A' ... 'Z'] = SR_C_KEY | SR_C_PATH,
+	['0' ... '9'] = SR_C_KEY | SR_C_PATH,
+	['.'] = SR_C_KEY | SR_C_PATH,
+	['_'] = SR_C_KEY | SR_C_PATH,
+	['-'] = SR_C_KEY | SR_C_PATH,
+	['~'] = SR_C_PATH,
+};
+
+static inline int
 sr_key_char(char c)
 {
 
-	return ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-');
+	return (sr_url_char[(unsigned char)c] & SR_C_KEY);
+}
+
+static inline int
+sr_path_char(char c)
+{
+
+	return (sr_url_char[(unsigned char)c] & SR_C_PATH);
 }
 
 static int
@@ -90,7 +113,7 @@ sr_key_from_url(const char *url, const char *prefix, const char **key)
 	while (p < end) {
 		seg = ++p;
 		while (p < end && *p != '/') {
-			if (!sr_key_char(*p) && *p != '~')
+			if (!sr_path_char(*p))
 				return (0);
 			p++;
 		}

@@ -91,6 +91,31 @@ sr_log(VRT_CTX, enum VSL_tag_e tag, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The same, for a line put together from parts (no printf on a fetch) */
+static void
+sr_log_strands(VRT_CTX, enum VSL_tag_e tag, const struct strands *s)
+{
+	char buf[1024];
+	size_t l, n;
+	int i;
+
+	if (ctx->vsl != NULL) {
+		VSLbs(ctx->vsl, tag, s);
+		return;
+	}
+	for (i = 0, n = 0; i < s->n && n < sizeof buf - 1; i++) {
+		if (s->p[i] == NULL)
+			continue;
+		l = strlen(s->p[i]);
+		if (l > sizeof buf - 1 - n)
+			l = sizeof buf - 1 - n;
+		memcpy(buf + n, s->p[i], l);
+		n += l;
+	}
+	buf[n] = '\0';
+	VSL(tag, 0, "%s", buf);
+}
+
 /*
  * When no allow ACL is given: loopback and the private ranges.  What
  * sr_target_forbidden() refuses inside them (100.100.100.200,
@@ -652,7 +677,7 @@ sr_lookup(VRT_CTX, struct vmod_streamroute_router *rt, VCL_STRING key,
 	struct sr_fetch_ctx fc;
 	struct vsb vsb[1];
 	char rkey[SR_RKEY_MAX], qbuf[SR_LOG_VALUE_MAX * 4 + 8];
-	const char *outcome, *why, *part[12];
+	const char *outcome, *why, *part[14];
 	struct strands line;
 	size_t rkeylen, vlen;
 	unsigned flags;
@@ -729,18 +754,22 @@ sr_lookup(VRT_CTX, struct vmod_streamroute_router *rt, VCL_STRING key,
 	part[6] = " source=";
 	part[7] = sr_route_source_name(route->source);
 	part[8] = " route=";
-	part[9] = route->state == SR_ROUTE_FOUND ?
-	    sr_quote(vsb, route->value, route->len) : "-";
-	part[10] = outcome == OUTCOME_UNAVAILABLE ? " reason=" : "";
-	part[11] = outcome == OUTCOME_UNAVAILABLE ? why : "";
-	line.n = 12;
+	if (outcome == OUTCOME_ROUTED) {
+		/* it parsed as an address: nothing in it to quote */
+		part[9] = "\"";
+		part[10] = route->value;
+		part[11] = "\"";
+	} else {
+		part[9] = route->state == SR_ROUTE_FOUND ?
+		    sr_quote(vsb, route->value, route->len) : "-";
+		part[10] = "";
+		part[11] = "";
+	}
+	part[12] = outcome == OUTCOME_UNAVAILABLE ? " reason=" : "";
+	part[13] = outcome == OUTCOME_UNAVAILABLE ? why : "";
+	line.n = 14;
 	line.p = part;
-	if (ctx->vsl != NULL)
-		VSLbs(ctx->vsl, SLT_VCL_Log, &line);
-	else	/* vcl_init */
-		sr_log(ctx, SLT_VCL_Log, "%s%s%s%s%s%s%s%s%s%s%s%s",
-		    part[0], part[1], part[2], part[3], part[4], part[5],
-		    part[6], part[7], part[8], part[9], part[10], part[11]);
+	sr_log_strands(ctx, SLT_VCL_Log, &line);
 	VSB_fini(vsb);
 	return (outcome);
 }

@@ -257,14 +257,15 @@ sub sr_backend_response {
 
 	# Our lifetimes replace the media server's Cache-Control
 	# (index.m3u8 comes with "no-cache", which would otherwise make it
-	# uncacheable and serialise every waiting player).  Any status
+	# uncacheable and serialise every waiting player).  Its Expires
+	# and Pragma may stay: with our max-age, a cache must ignore
+	# Expires (RFC 9111 5.3), and Pragma means nothing in a response
+	# (5.4).  Any status
 	# but 200 (404: a segment not produced yet, or gone) is an error,
 	# cached briefly like every error.
 	call sr_settings_ttl;
 	call sr_cache_control;
 	unset beresp.http.Set-Cookie;
-	unset beresp.http.Expires;
-	unset beresp.http.Pragma;
 	# Vary from the media server would split the object by header;
 	# Varnish adds "Vary: Accept-Encoding" itself where it gzips.
 	unset beresp.http.Vary;
