@@ -34,6 +34,10 @@ sub sr_recv {
 		}
 		return (synth(405));
 	}
+	if (!req.http.Host && req.proto == "HTTP/1.1") {
+		# RFC 9112 3.2 (the built-in VCL's rule, which sr_recv skips)
+		return (synth(400, "Host header missing"));
+	}
 
 	# Load balancer checks: never cached, never routed.  This one has
 	# the shape of a media URL (a stream "healthcheck", a file "deep"),
@@ -54,6 +58,12 @@ sub sr_recv {
 	# busters, tokens) would split the cache without changing the
 	# answer: they are dropped.
 	if (settings.parse(req.url)) {
+		if (req.http.Transfer-Encoding ||
+		    (req.http.Content-Length && req.http.Content-Length != "0")) {
+			# A player's GET has no body, and Varnish would send
+			# one on to the media server with the fetch.
+			return (synth(400, "Unexpected request body"));
+		}
 		set req.url = settings.url();
 		# Skip the built-in vcl_recv: it would pass requests that
 		# carry a Cookie or Authorization header, and so never share
