@@ -277,25 +277,49 @@ sr_url_upstream(const char *url, const char *prefix, char *buf,
 	return (NULL);
 }
 
-/* The type of a media URL, from its path; the query is ignored. */
+/*
+ * The type of a media URL, from its path; the query is ignored.  Called
+ * several times per fetch: the extension is found once, by one scan
+ * back from the end of the path, then told by its length.
+ */
 enum sr_url_type
 sr_url_type(const char *url)
 {
-	const char *e;
-	size_t len;
+	const char *end, *ext;
+	size_t elen;
 
 	if (url == NULL)
 		return (SR_TYPE_OTHER);
-	e = strchr(url, '?');
-	len = e != NULL ? (size_t)(e - url) : strlen(url);
-	if (sr_suffix(url, len, "/live.m3u8"))
-		return (SR_TYPE_MASTER);
-	if (sr_suffix(url, len, ".m3u8") || sr_suffix(url, len, ".mpd"))
+	end = strchr(url, '?');
+	if (end == NULL)
+		end = strchr(url, '\0');
+	for (ext = end; ext > url && ext[-1] != '.' && ext[-1] != '/'; ext--)
+		continue;
+	if (ext == url || ext[-1] != '.')
+		return (SR_TYPE_OTHER);
+	elen = (size_t)(end - ext);
+	switch (elen) {
+	case 2:
+		if (!strncasecmp(ext, "ts", 2))
+			return (SR_TYPE_SEGMENT);
+		break;
+	case 3:
+		if (!strncasecmp(ext, "mpd", 3))
+			return (SR_TYPE_PLAYLIST);
+		if (!strncasecmp(ext, "m4s", 3) || !strncasecmp(ext, "mp4", 3) ||
+		    !strncasecmp(ext, "aac", 3) || !strncasecmp(ext, "vtt", 3))
+			return (SR_TYPE_SEGMENT);
+		break;
+	case 4:
+		if (strncasecmp(ext, "m3u8", 4))
+			break;
+		/* "live.m3u8": the name is the whole path segment */
+		if (ext - url >= 6 && !strncasecmp(ext - 6, "/live.", 6))
+			return (SR_TYPE_MASTER);
 		return (SR_TYPE_PLAYLIST);
-	if (sr_suffix(url, len, ".ts") || sr_suffix(url, len, ".m4s") ||
-	    sr_suffix(url, len, ".mp4") || sr_suffix(url, len, ".aac") ||
-	    sr_suffix(url, len, ".vtt"))
-		return (SR_TYPE_SEGMENT);
+	default:
+		break;
+	}
 	return (SR_TYPE_OTHER);
 }
 

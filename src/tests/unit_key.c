@@ -189,6 +189,16 @@ main(void)
 	CHECK(sr_url_type("/abc/1.vtt") == SR_TYPE_SEGMENT);
 	CHECK(sr_url_type("/abc/1.ts.txt") == SR_TYPE_OTHER);
 	CHECK(sr_url_type("/abc/ts") == SR_TYPE_OTHER);
+	CHECK(sr_url_type("/live.m3u8") == SR_TYPE_MASTER);
+	CHECK(sr_url_type("live.m3u8") == SR_TYPE_PLAYLIST);
+	CHECK(sr_url_type("/abc/x.live.m3u8") == SR_TYPE_PLAYLIST);
+	CHECK(sr_url_type("/abc/.ts") == SR_TYPE_SEGMENT);
+	CHECK(sr_url_type("/abc.ts/x") == SR_TYPE_OTHER);
+	CHECK(sr_url_type("/abc/1.TS?x=.m3u8") == SR_TYPE_SEGMENT);
+	CHECK(sr_url_type("/abc/1.m3u") == SR_TYPE_OTHER);
+	CHECK(sr_url_type("/abc/1.ts5") == SR_TYPE_OTHER);
+	CHECK(sr_url_type("") == SR_TYPE_OTHER);
+	CHECK(sr_url_type(".ts") == SR_TYPE_SEGMENT);
 	CHECK(sr_url_type(NULL) == SR_TYPE_OTHER);
 	CHECK(!strcmp(sr_url_type_name(SR_TYPE_SEGMENT), "segment"));
 	CHECK(!strcmp(sr_url_type_name(SR_TYPE_OTHER), "other"));
