@@ -23,7 +23,7 @@
 #
 # Asserted: no player request to the origin fails; no hls.js stall,
 # waiting event or fatal error, no player stands still 3 s; the ffmpeg
-# clients exit 0 with nothing logged at level error; the media sequence
+# clients play all their 50 s and log nothing at level error; the media sequence
 # continues across each move; the VCL loaded at the start is the only one
 # at the end (no reload).  Printed per move: the gap (publisher stopped on
 # the old server -> route claimed by the new one, from register.sh's log),
@@ -57,6 +57,8 @@ now() { date +%s.%N; }
 PROBLEMS=""
 problem() { say "problem: $*"; PROBLEMS="$PROBLEMS
   $*"; }
+# register.sh's logs (beside the HLS directories), in one
+reglog() { cat "$T/register.log" "$T"/ms*/register.log 2>/dev/null; }
 # the route of KEY is ADDR within SECONDS
 wait_route() {
 	wait_for "$3" sh -c "[ \"\$(redis-cli -s '$REDIS' GET $1)\" = '$2' ]" ||
@@ -134,10 +136,10 @@ move() {
 	[ "${MOVE_SEQ_AFTER:-0}" -ge "$MOVE_SEQ" ] ||
 	    problem "the media sequence of $1 went from $MOVE_SEQ to $MOVE_SEQ_AFTER: not continued"
 	# the old server gives up its route without deleting the new one
-	wait_for $((LINGER + 10)) grep -q "$from: released $1 " "$T/register.log" ||
+	wait_for $((LINGER + 10)) sh -c "cat '$T/register.log' '$T'/ms*/register.log 2>/dev/null | grep -q '$from: released $1 '" ||
 	    fail "$2 did not release $1"
-	grep "$from: released $1 " "$T/register.log" | grep -qv "released $1 $from: 0\$" &&
-	    problem "$2 deleted the route of $1: $(grep "$from: released $1 " "$T/register.log")"
+	reglog | grep "$from: released $1 " | grep -qv "released $1 $from: 0\$" &&
+	    problem "$2 deleted the route of $1 before $3 claimed it"
 	[ "$(rcli GET "$1")" = "$to" ] || problem "the route of $1 is '$(rcli GET "$1")' after $2 released it"
 }
 
@@ -146,15 +148,15 @@ move() {
 # move_figures KEY FROM TO
 move_figures() {
 	eval "to=127.0.0.1:\${${3}_http}"
-	t_claim=$(awk -v a="$to: registered $1 " 'index($0, a) {print $3; exit}' "$T/register.log")
+	t_claim=$(reglog | awk -v a="$to: registered $1 " 'index($0, a) {print $3; exit}')
 	[ -n "$t_claim" ] || fail "no claim of $1 by $3 in register.log"
 	t_pl=$(awk -v t="$t_claim" -v k="/$1/index.m3u8" '$1 >= t && $3 == k && $2 == 200 {print $1; exit}' "$T/$3/access.log")
 	t_ts=$(awk -v t="$t_claim" -v k="^/$1/.*[.]ts\$" '$1 >= t && $3 ~ k && $2 == 200 {print $1; exit}' "$T/$3/access.log")
-	[ -n "$t_ts" ] || fail "no segment of $1 from $3 after the move"
+	[ -n "$t_ts" ] || problem "no segment of $1 from $3 in the 8 s after the move"
 	seq_after=$MOVE_SEQ_AFTER
 	FIG=$(awk -v s="$MOVE_STOP" -v c="$t_claim" -v p="$t_pl" -v t="$t_ts" -v a="$MOVE_SEQ" -v b="$seq_after" 'BEGIN {
-	    printf "publisher stopped -> route claimed %.2f s; route change -> first playlist from the new server %s s, first segment %.2f s; media sequence %d -> %d",
-	        c - s, (p == "" ? "-" : sprintf("%.2f", p - c)), t - c, a, b}')
+	    printf "publisher stopped -> route claimed %.2f s; route change -> first playlist from the new server %s s, first segment %s s; media sequence %d -> %d",
+	        c - s, (p == "" ? "none" : sprintf("%.2f", p - c)), (t == "" ? "none" : sprintf("%.2f", t - c)), a, b}')
 	say "move $1 $2 -> $3: $FIG"
 	FIGURES="$FIGURES
   move $1 $2 -> $3: $FIG"
@@ -227,6 +229,12 @@ say "figures:$FIGURES
 [ "$failed" -eq 0 ] || fail "$failed player requests failed: $failed_kinds"
 [ "$rc" -eq 0 ] || fail "the hls.js players did not play through (see the JSON above)"
 [ "$ff_rc" = " 0 0" ] || fail "the ffmpeg clients exited$ff_rc"
+# ffmpeg ends with status 0 when the stream goes away (a 404): it must
+# have played all it was asked to
+for d in "${dur1:-0}" "${dur2:-0}"; do
+	awk -v d="$d" -v p=$((PLAY - 10)) 'BEGIN {exit !(d >= p - 1)}' ||
+	    fail "an ffmpeg client played $d s of media, not $((PLAY - 10))"
+done
 [ "$ff_errors" -eq 0 ] || { cat "$T/ffmpeg-s1.log" "$T/ffmpeg-s2.log" >&2; fail "the ffmpeg clients logged errors"; }
 [ "$vcl_after" = "$vcl_before" ] && [ "$nvcl" -eq 1 ] ||
     fail "the origin's VCLs changed: before '$vcl_before', after '$vcl_after'"
