@@ -4,6 +4,8 @@
 #   media-server.sh start DIR --rtmp PORT --http PORT --redis REDIS
 #                             [--ttl SECONDS] [--addr IP:PORT]
 #                             [--fragment SECONDS] [--page PORT]
+#                             [--hls HLSDIR] [--linger SECONDS]
+#   media-server.sh drain DIR
 #   media-server.sh stop DIR
 #
 # Receives RTMP on 127.0.0.1:<rtmp> (rtmp://127.0.0.1:<rtmp>/live/<key>),
@@ -14,6 +16,20 @@
 # no-cache, .ts max-age=600).  While a stream is published, register.sh
 # keeps "SET <key> <addr> EX <ttl>" in Redis (docs/registration.md);
 # <addr> defaults to 127.0.0.1:<http>.
+#
+# --hls HLSDIR writes HLS there instead of DIR/hls: media servers on one
+# host that share it continue each other's streams when a publisher moves
+# between them (nginx-rtmp's hls_continuous: the new server reads the
+# playlist it finds, continues its media sequence and marks the new
+# segments with EXT-X-DISCONTINUITY; see docs/registration.md, "Moving a
+# stream").  --linger SECONDS: when a stream stops, keep its route that
+# long, until another media server claims it (make-before-break; default
+# 0: release at once).
+#
+# drain: new publishes are refused from now on (nginx-rtmp's on_publish
+# asks this server's HTTP side, which answers 403 while DIR/draining
+# exists); the streams already published go on until their publishers
+# move.  start removes DIR/draining.
 #
 # --page PORT adds a second HTTP server on 127.0.0.1:PORT serving the
 # player page (demo/player/) and hls.js (demo/node_modules/hls.js/dist/):
@@ -43,11 +59,12 @@ stop() { sr_media_stop "$dir"; }
 
 case $cmd in
 stop)	stop; exit 0 ;;
+drain)	: >"$dir/draining"; exit 0 ;;
 start)	;;
 *)	usage ;;
 esac
 
-rtmp= http= redis= ttl=15 addr= frag=2 page= listen=127.0.0.1
+rtmp= http= redis= ttl=15 addr= frag=2 page= listen=127.0.0.1 hls= linger=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rtmp)		rtmp=$2 ;;
@@ -58,6 +75,8 @@ while [ $# -gt 0 ]; do
 	--fragment)	frag=$2 ;;
 	--page)		page=$2 ;;
 	--listen)	listen=$2 ;;
+	--hls)		hls=$2 ;;
+	--linger)	linger=$2 ;;
 	*)		usage ;;
 	esac
 	shift 2
@@ -69,8 +88,14 @@ if [ ! -f "$MODULE" ]; then
 	exit 1
 fi
 
-mkdir -p "$dir/hls" "$dir/tmp"
+[ -n "$hls" ] || hls=$dir/hls
+mkdir -p "$hls" "$dir/tmp"
 dir=$(cd "$dir" && pwd)
+hls=$(cd "$hls" && pwd)
+rm -f "$dir/draining"
+# where nginx-rtmp's on_publish reaches our HTTP side
+notify=$listen
+case $listen in 0.0.0.0) notify=127.0.0.1 ;; esac
 # nginx's workers (and the helpers they run) write HLS as this user
 user=$(id -un) group=$(id -gn)
 playlen=$((frag * 6))
@@ -109,8 +134,11 @@ rtmp {
 			allow play 127.0.0.1;
 			deny play all;
 
+			# refused while draining (the location /.streamroute/publish below)
+			on_publish http://$notify:$http/.streamroute/publish;
+
 			hls on;
-			hls_path $dir/hls;
+			hls_path $hls;
 			hls_nested on;
 			hls_fragment ${frag}s;
 			hls_playlist_length ${playlen}s;
@@ -118,11 +146,17 @@ rtmp {
 			# segment names from the clock: unique across media servers and
 			# re-publishes (the origin caches by path)
 			hls_fragment_naming system;
+			# a stream published again (here, or on another media server
+			# sharing hls_path) continues the media sequence of the playlist
+			# it finds, its first segment marked EXT-X-DISCONTINUITY (the
+			# timestamps start again): players carry on.  nginx-rtmp's
+			# default, said here because moves depend on it.
+			hls_continuous on;
 
 			# the route in Redis, while the stream is published
-			exec $DEMO/register.sh heartbeat $redis \$name $addr $dir/hls/\$name $ttl;
+			exec $DEMO/register.sh heartbeat $redis \$name $addr $hls/\$name $ttl 3 $linger;
 			exec_kill_signal term;
-			exec_publish_done $DEMO/register.sh unregister $redis \$name $addr $dir/hls/\$name;
+			exec_publish_done $DEMO/register.sh unregister $redis \$name $addr $hls/\$name $linger;
 		}
 	}
 }
@@ -143,8 +177,15 @@ http {
 
 	server {
 		listen $listen:$http;
-		root $dir/hls;
+		root $hls;
 		location = /healthcheck { access_log off; return 200 "ok\n"; }
+		# nginx-rtmp's on_publish asks here: 2xx accepts the publisher
+		location = /.streamroute/publish {
+			allow $notify;
+			deny all;
+			if (-f $dir/draining) { return 403; }
+			return 204;
+		}
 		location ~ /live\.m3u8\$ {
 			add_header Cache-Control "max-age=60";
 		}

@@ -4,14 +4,17 @@
 #
 # nginx-rtmp runs it (see media-server.sh):
 #
-#   exec              register.sh heartbeat  REDIS KEY ADDR HLSDIR TTL [MIN_SEGMENTS]
-#   exec_publish_done register.sh unregister REDIS KEY ADDR HLSDIR
+#   exec              register.sh heartbeat  REDIS KEY ADDR HLSDIR TTL [MIN_SEGMENTS [LINGER]]
+#   exec_publish_done register.sh unregister REDIS KEY ADDR HLSDIR [LINGER]
 #
 # heartbeat   runs while the stream is published (nginx-rtmp's "exec":
 #             started on publish, sent SIGTERM when publishing stops).
 #             Waits until the playlist holds MIN_SEGMENTS segments
 #             (default 3: a route must only exist for a stream that players
-#             can start, and they start 3 segments from the live edge), writes the master
+#             can start, and they start 3 segments from the live edge), one
+#             of them at least written by this server (a stream that moved
+#             here continues the playlist the old server left, in an HLS
+#             directory both share: its old segments do not count), writes the master
 #             playlist HLSDIR/live.m3u8, claims the route with
 #             "SET KEY ADDR EX TTL" (and PUBLISHes KEY on the origins'
 #             push channel), then every TTL/3 seconds refreshes it
@@ -21,6 +24,13 @@
 #             removes the route if it still names ADDR (and PUBLISHes).
 # unregister  removes the route if it still names ADDR (atomically, with a
 #             Lua script), and the master playlist.  Safe to run twice.
+#
+# LINGER (seconds, default 0): make-before-break.  When publishing stops,
+# the route is kept that long while it still names ADDR, so that a
+# publisher that reconnects to another media server is followed without
+# a gap: the new server claims the route when it is ready, and this one
+# then has nothing to remove.  Players of a stream that really ended see
+# its last playlist LINGER seconds longer.
 #
 # REDIS is "host:port" or the path of a unix socket.  ADDR is the "ip:port"
 # of this media server's HTTP side, as the origin must reach it.
@@ -50,6 +60,12 @@ if v == false or v == ARGV[1] then
   return r
 end
 return v'
+# Lua: refresh the route only if it is still ours (a stopped stream
+# keeping its route for the server it moves to; never re-created).
+LUA_KEEP='if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("SET", KEYS[1], ARGV[1], "EX", ARGV[2])
+end
+return 0'
 # Lua: delete the route only if it is still ours, and tell the origins.
 LUA_RELEASE='if redis.call("GET", KEYS[1]) == ARGV[1] then
   local r = redis.call("DEL", KEYS[1])
@@ -62,7 +78,7 @@ return 0'
 log() {
 	echo "register.sh[$$]: $*" >&2
 	[ -n "${HLSDIR:-}" ] && [ -d "${HLSDIR%/*}" ] &&
-	    echo "$(date '+%F %T') register.sh[$$]: $*" >>"${HLSDIR%/*}/../register.log"
+	    echo "$(date "+%F %T %s.%N") register.sh[$$] $ADDR: $*" >>"${HLSDIR%/*}/../register.log"
 	return 0
 }
 
@@ -93,10 +109,42 @@ write_master() {
 	    mv -f "$HLSDIR/.live.m3u8.$$" "$HLSDIR/live.m3u8"
 }
 
+# linger: while the route still names us, at most LINGER seconds (and
+# not at all once Redis cannot be asked); the heartbeat (which knows the
+# TTL) keeps refreshing it meanwhile, so it does not expire first
+linger() {
+	i=0
+	while [ $i -lt $((LINGER * 5)) ]; do
+		v=$(rcli GET "$KEY" 2>/dev/null) || return 0
+		[ "$v" = "$ADDR" ] || return 0
+		if [ -n "${TTL:-}" ] && [ $((i % (beat * 5))) -eq $((beat * 5 - 1)) ]; then
+			rcli EVAL "$LUA_KEEP" 1 "$KEY" "$ADDR" "$TTL" >/dev/null 2>&1
+		fi
+		sleep 0.2
+		i=$((i + 1))
+	done
+}
+
 release() {
+	[ "${LINGER:-0}" -gt 0 ] && linger
 	r=$(rcli EVAL "$LUA_RELEASE" 1 "$KEY" "$ADDR" "$PUSH_CHANNEL" 2>&1)
 	log "released $KEY $ADDR: $r"
-	[ -n "$HLSDIR" ] && rm -f "$HLSDIR/live.m3u8"
+	# the master playlist goes with our route only: another media server
+	# sharing the HLS directory may have claimed the stream
+	[ -n "$HLSDIR" ] && [ "$r" = 1 ] && rm -f "$HLSDIR/live.m3u8"
+	return 0
+}
+
+# the segments the playlist names
+segments() { grep -v '^#' "$HLSDIR/index.m3u8" 2>/dev/null | grep '\.ts$'; }
+
+# ready: MIN_SEGMENTS segments, one at least not in $OLD (the playlist
+# another server left here)
+ready() {
+	segs=$(segments) || return 1
+	[ "$(echo "$segs" | grep -c .)" -ge "$MIN_SEGMENTS" ] || return 1
+	[ -z "$OLD" ] && return 0
+	echo "$segs" | grep -qvxF "$OLD"
 }
 
 stopping=0
@@ -110,10 +158,11 @@ heartbeat() {
 	beat=$((TTL / 3))
 	[ "$beat" -ge 1 ] || beat=1
 	# wait until the playlist holds MIN_SEGMENTS segments (players start
-	# 3 segments from the live edge): up to 60 s
+	# 3 segments from the live edge), one at least ours: up to 60 s
+	OLD=$(segments)
+	[ -z "$OLD" ] || log "$KEY continues a playlist of $(echo "$OLD" | grep -c .) segments"
 	i=0
-	while [ $stopping -eq 0 ] && [ $i -lt 600 ] &&
-	    [ "$(grep -c '^#EXTINF' "$HLSDIR/index.m3u8" 2>/dev/null || echo 0)" -lt "$MIN_SEGMENTS" ]; do
+	while [ $stopping -eq 0 ] && [ $i -lt 600 ] && ! ready; do
 		sleep 0.1
 		i=$((i + 1))
 	done
@@ -140,13 +189,13 @@ heartbeat() {
 cmd=${1:-}
 case $cmd in
 heartbeat)
-	[ $# -ge 6 ] || { echo "usage: $0 heartbeat REDIS KEY ADDR HLSDIR TTL [MIN_SEGMENTS]" >&2; exit 2; }
-	REDIS=$2 KEY=$3 ADDR=$4 HLSDIR=$5 TTL=$6 MIN_SEGMENTS=${7:-3}
+	[ $# -ge 6 ] || { echo "usage: $0 heartbeat REDIS KEY ADDR HLSDIR TTL [MIN_SEGMENTS [LINGER]]" >&2; exit 2; }
+	REDIS=$2 KEY=$3 ADDR=$4 HLSDIR=$5 TTL=$6 MIN_SEGMENTS=${7:-3} LINGER=${8:-0}
 	heartbeat
 	;;
 unregister)
-	[ $# -ge 4 ] || { echo "usage: $0 unregister REDIS KEY ADDR [HLSDIR]" >&2; exit 2; }
-	REDIS=$2 KEY=$3 ADDR=$4 HLSDIR=${5:-}
+	[ $# -ge 4 ] || { echo "usage: $0 unregister REDIS KEY ADDR [HLSDIR [LINGER]]" >&2; exit 2; }
+	REDIS=$2 KEY=$3 ADDR=$4 HLSDIR=${5:-} LINGER=${6:-0}
 	release
 	;;
 *)

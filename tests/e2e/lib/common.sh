@@ -205,3 +205,26 @@ media_requests() {
 	    '$1 >= from && $1 < to && $3 ~ pat {n++} END {print n + 0}' \
 	    "$T/$1/access.log"
 }
+
+# start_media_at NAME HLSDIR LINGER [PAGE_PORT] -- as start_media, with
+# HLS written to HLSDIR (shared by media servers that continue each
+# other's streams) and routes kept LINGER s after a stream stops
+# (make-before-break, docs/registration.md "Moving a stream")
+start_media_at() {
+	free_port r
+	free_port h
+	sr_media_start "$T/$1" --rtmp "$r" --http "$h" \
+	    --redis "$REDIS" --ttl "${E2E_ROUTE_TTL:-9}" --hls "$2" \
+	    --linger "$3" ${4:+--page "$4"} ||
+	    fail "media server $1 did not start"
+	track "$T/$1/nginx.pid"
+	eval "${1}_rtmp=$r ${1}_http=$h"
+}
+
+# routes_at ADDR -- the route keys in Redis that name ADDR
+routes_at() {
+	rcli --scan | while read -r k; do
+		[ "$(rcli GET "$k")" = "$1" ] && echo "$k"
+	done
+	return 0
+}
