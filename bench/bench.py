@@ -74,17 +74,24 @@ def http_get(port, path, timeout=5):
     return r.status, r.read()
 
 
-def cpu_ticks(pids):
-    """utime + stime of processes, in clock ticks."""
-    t = 0
+def proc_counts(pids):
+    """utime and stime (clock ticks) and context switches (voluntary
+    and not, every thread) of processes: where a request's CPU goes."""
+    user = system = switches = 0
     for pid in pids:
         try:
             with open("/proc/%d/stat" % pid) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            t += int(fields[11]) + int(fields[12])
+            user += int(fields[11])
+            system += int(fields[12])
+            for task in os.listdir("/proc/%d/task" % pid):
+                with open("/proc/%d/task/%s/status" % (pid, task)) as f:
+                    switches += sum(int(line.split()[1]) for line in f
+                                    if line.startswith(("voluntary_ctxt",
+                                                        "nonvoluntary_ctxt")))
         except OSError:    # e.g. NGINX's cache loader, exited meanwhile
             pass
-    return t
+    return user, system, switches
 
 
 def family(pid):
@@ -233,9 +240,9 @@ class Varnish:
     def child_pid(self):
         return family(self.p.pid)[1]     # the cache process
 
-    def cpu_ticks(self):
+    def pids(self):
         """The whole origin: the manager and the cache process."""
-        return cpu_ticks(family(self.p.pid))
+        return family(self.p.pid)
 
     def stats(self):
         j = json.loads(subprocess.run(["varnishstat", "-n", self.workdir, "-1", "-j"],
@@ -287,9 +294,9 @@ class NginxLua:
         wait_for(lambda: http_get(self.port, "/healthcheck", 2)[0] == 200, 30,
                  "nginx-lua (see %s/%s.log, nginx-lua-error.log)" % (d, PEER))
 
-    def cpu_ticks(self):
+    def pids(self):
         """The master and its children (workers, cache manager/loader)."""
-        return cpu_ticks(family(self.p.pid))
+        return family(self.p.pid)
 
     def fetches(self):
         """The balancer's count of media fetches, served on /__fetches."""
@@ -458,10 +465,13 @@ class Bench:
     def load(self, v, mode, streams, **kw):
         """wrk against v; the CPU of v's processes per request, and the
         Redis look-ups made meanwhile."""
-        g0, t0 = self.redis.gets(), v.cpu_ticks()
+        g0, c0 = self.redis.gets(), proc_counts(v.pids())
         r = wrk(v.port, mode, self.next_runid(), streams, **kw)
-        r["cpu_us_per_req"] = ((v.cpu_ticks() - t0) * 1e6 / os.sysconf("SC_CLK_TCK")
-                               / max(r["requests"], 1))
+        c1 = proc_counts(v.pids())
+        n, tick_us = max(r["requests"], 1), 1e6 / os.sysconf("SC_CLK_TCK")
+        r["cpu_us_per_req"] = (c1[0] + c1[1] - c0[0] - c0[1]) * tick_us / n
+        r["sys_us_per_req"] = (c1[1] - c0[1]) * tick_us / n
+        r["ctxsw_per_req"] = (c1[2] - c0[2]) / n
         r["redis_gets"] = self.redis.gets() - g0
         return r
 
@@ -469,6 +479,8 @@ class Bench:
         self.ratio_row(label, res, "rps", target, unit="req/s")
         self.ratio_row(label, res, "p99_us", 1 / target, higher_better=False, unit="us")
         self.ratio_row(label, res, "cpu_us_per_req", unit="us")
+        self.ratio_row(label, res, "sys_us_per_req", unit="us")
+        self.ratio_row(label, res, "ctxsw_per_req")
         for who in ("origin", PEER):
             if who in res:
                 n, gets = (sum(r[k] for r in res[who]) for k in ("requests", "redis_gets"))

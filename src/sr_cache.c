@@ -59,6 +59,7 @@ struct sr_entry {
 	unsigned		fetches;	/* completed fetches */
 	enum sr_route_state	last_fetch;
 	double			learned;	/* Redis last answered */
+	double			expires;	/* Redis drops it; 0: never */
 	size_t			len;
 	char			*value;
 	size_t			keylen;
@@ -289,7 +290,9 @@ sr_entry_fresh(const struct sr_cache_cfg *cfg, const struct sr_shard *sh,
 		return (0);
 	switch (e->state) {
 	case SR_ROUTE_FOUND:
-		return (now < e->learned + cfg->ttl);
+		/* never past the moment Redis expires the key */
+		return (now < e->learned + cfg->ttl &&
+		    (e->expires == 0 || now < e->expires));
 	case SR_ROUTE_ABSENT:
 		return (now < e->learned + cfg->negative_ttl);
 	default:
@@ -465,6 +468,7 @@ sr_entry_fill(const struct sr_cache *c, struct sr_shard *sh,
 		e->len = r->len;
 		e->state = SR_ROUTE_FOUND;
 		e->learned = now;
+		e->expires = r->expires_in > 0 ? now + r->expires_in : 0;
 		break;
 	case SR_ROUTE_ABSENT:
 		if (e->gen == gen && e->known &&

@@ -37,12 +37,15 @@ struct sr_route {
 	enum sr_route_state	state;
 	enum sr_route_source	source;
 	size_t			len;	/* length in Redis */
+	double			expires_in; /* s until Redis drops it; 0: never */
 	char			value[SR_VALUE_MAX + 1];
 };
 
 /*
  * Asks the source of truth.  Fills route->state and, when FOUND,
- * route->value and route->len.  Called without any cache lock held.
+ * route->value, route->len and route->expires_in (a FOUND entry is fresh
+ * no longer than that, whatever the ttl).  Called without any cache
+ * lock held.
  */
 typedef void sr_fetch_f(void *priv, const char *key, size_t keylen,
     struct sr_route *route);

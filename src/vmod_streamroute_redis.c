@@ -1010,7 +1010,37 @@ sr_batch_append(redisContext *c, struct sr_rq * const *batch, unsigned n)
 		argv[1] = batch[u]->key;
 		argvlen[1] = batch[u]->keylen;
 		AZ(redisAppendCommandArgv(c, 4, argv, argvlen));
+		/* when the key expires: a route is fresh no longer */
+		argv[0] = "PTTL";
+		argvlen[0] = 4;
+		AZ(redisAppendCommandArgv(c, 2, argv, argvlen));
+		argv[0] = "GETRANGE";
+		argvlen[0] = 8;
 	}
+}
+
+/* The replies a batch member gets: a look-up's two, or PING's one */
+static unsigned
+sr_batch_replies(const struct sr_rq *rq)
+{
+
+	return (rq->key == NULL ? 1 : 2);
+}
+
+/* PTTL's reply: milliseconds left, -1 for no expiry, -2 for no key. */
+static void
+sr_batch_expiry(struct sr_rq *rq, const redisReply *reply)
+{
+
+	if (rq->key == NULL || rq->why != NULL)
+		return;
+	AN(rq->route);
+	rq->route->expires_in = 0;
+	if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= 0 &&
+	    rq->route->state == SR_ROUTE_FOUND)
+		/* at least a millisecond: 0 means "never" */
+		rq->route->expires_in = reply->integer > 0 ?
+		    reply->integer * 1e-3 : 1e-3;
 }
 
 /* One reply for one look-up: never fails the connection. */
@@ -1083,6 +1113,7 @@ sr_batch_send(struct sr_redis *r, struct vsl_log *vsl, redisContext *c,
 	}
 	while (1) {
 		SR_COUNT(r->vsc, redis_batches);
+		/* a look-up (GETRANGE and PTTL) or a PING: one each */
 		(void)__atomic_add_fetch(&r->vsc->redis_commands, n,
 		    __ATOMIC_RELAXED);
 		deadline = VTIM_mono() + r->cfg.timeout;
@@ -1095,6 +1126,13 @@ sr_batch_send(struct sr_redis *r, struct vsl_log *vsl, redisContext *c,
 				if (reply == NULL)
 					break;
 				sr_batch_answer(r, batch[got], reply);
+				freeReplyObject(reply);
+				if (sr_batch_replies(batch[got]) == 1)
+					continue;
+				reply = sr_conn_read(c, deadline);
+				if (reply == NULL)
+					break;
+				sr_batch_expiry(batch[got], reply);
 				freeReplyObject(reply);
 			}
 		}

@@ -17,6 +17,7 @@ struct source {
 	enum sr_route_state	state;
 	const char		*value;
 	useconds_t		delay;
+	double			expires_in;
 };
 
 static void
@@ -35,6 +36,7 @@ fetch(void *priv, const char *key, size_t keylen, struct sr_route *r)
 	if (src->state == SR_ROUTE_FOUND) {
 		r->len = strlen(src->value);
 		snprintf(r->value, sizeof r->value, "%s", src->value);
+		r->expires_in = src->expires_in;
 	}
 }
 
@@ -72,7 +74,7 @@ restarted(void *priv)
 }
 
 static struct source src = { PTHREAD_MUTEX_INITIALIZER, 0, SR_ROUTE_NONE,
-    NULL, 0 };
+    NULL, 0, 0 };
 static struct sr_cache *herd_cache;
 static struct sr_route herd_result[50];
 
@@ -93,6 +95,7 @@ source_set(enum sr_route_state state, const char *value, useconds_t delay)
 	src.state = state;
 	src.value = value;
 	src.delay = delay;
+	src.expires_in = 0;
 }
 
 /*
@@ -357,6 +360,44 @@ fetch_pushed(void *priv, const char *key, size_t keylen, struct sr_route *r)
  * A push makes the next look-up ask the source, whatever the TTL, for a
  * route or a negative entry; the old route still serves as stale.
  */
+/*
+ * A route whose key expires in Redis is fresh until then and no longer,
+ * whatever the ttl; after that the source is asked, and a failing source
+ * still gets it as a stale route.
+ */
+static void
+test_key_expiry(void)
+{
+	struct sr_cache *c;
+	struct sr_route r;
+
+	c = cache(3600.0, 3600.0, 60.0, 1000, 1.0);
+	source_set(SR_ROUTE_FOUND, "10.0.0.1:80", 0);
+	src.expires_in = 0.5;
+	sr_cache_lookup(c, "a", 1, 100.0, fetch, &src, &r);
+	CHECK(r.source == SR_SRC_FETCH);
+	sr_cache_lookup(c, "a", 1, 100.49, fetch, &src, &r);
+	CHECK(r.source == SR_SRC_CACHE && src.calls == 1);
+	source_set(SR_ROUTE_ABSENT, NULL, 0);
+	sr_cache_lookup(c, "a", 1, 100.5, fetch, &src, &r);
+	CHECK(r.source == SR_SRC_FETCH && r.state == SR_ROUTE_ABSENT);
+
+	/* no expiry in Redis: the ttl alone */
+	source_set(SR_ROUTE_FOUND, "10.0.0.2:80", 0);
+	sr_cache_lookup(c, "b", 1, 100.0, fetch, &src, &r);
+	sr_cache_lookup(c, "b", 1, 3699.0, fetch, &src, &r);
+	CHECK(r.source == SR_SRC_CACHE && src.calls == 1);
+
+	/* expired in Redis, and Redis fails: stale, as any route */
+	source_set(SR_ROUTE_FOUND, "10.0.0.3:80", 0);
+	src.expires_in = 1.0;
+	sr_cache_lookup(c, "c", 1, 100.0, fetch, &src, &r);
+	source_set(SR_ROUTE_ERROR, NULL, 0);
+	sr_cache_lookup(c, "c", 1, 101.5, fetch, &src, &r);
+	CHECK(r.source == SR_SRC_STALE && !strcmp(r.value, "10.0.0.3:80"));
+	sr_cache_destroy(&c);
+}
+
 static void
 test_push(void)
 {
@@ -581,5 +622,6 @@ main(void)
 	test_keep();
 	test_seed();
 	test_push();
+	test_key_expiry();
 	return (unit_report("unit_cache"));
 }
