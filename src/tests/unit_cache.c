@@ -75,12 +75,19 @@ static struct source src = { PTHREAD_MUTEX_INITIALIZER, 0, SR_ROUTE_NONE,
     NULL, 0 };
 static struct sr_cache *herd_cache;
 static struct sr_route herd_result[50];
+static pthread_barrier_t herd_start;
 
 static void *
 herd_member(void *priv)
 {
 	struct sr_route *r = priv;
 
+	/*
+	 * All ask at once, so that all ask while the one fetch is on, even
+	 * where threads start slowly (under ThreadSanitizer, on a loaded
+	 * machine): a late one would find the answer cached instead.
+	 */
+	(void)pthread_barrier_wait(&herd_start);
 	sr_cache_lookup(herd_cache, "herd", 4, 100.0, fetch, &src, r);
 	return (NULL);
 }
@@ -539,11 +546,13 @@ main(void)
 	/* a herd of 50 on one key makes one fetch; all get its answer */
 	herd_cache = cache(1.0, 1.0, 10.0, 1000, 5.0);
 	source_set(SR_ROUTE_FOUND, "10.9.9.9:80", 200000);
+	CHECK(pthread_barrier_init(&herd_start, NULL, 50) == 0);
 	for (u = 0; u < 50; u++)
 		CHECK(pthread_create(&thr[u], NULL, herd_member,
 		    &herd_result[u]) == 0);
 	for (u = 0; u < 50; u++)
 		CHECK(pthread_join(thr[u], NULL) == 0);
+	CHECK(pthread_barrier_destroy(&herd_start) == 0);
 	CHECK(src.calls == 1);
 	fetched = coalesced = 0;
 	for (u = 0; u < 50; u++) {
@@ -559,11 +568,13 @@ main(void)
 	/* waiters give up after wait_timeout rather than hang */
 	herd_cache = cache(1.0, 1.0, 10.0, 1000, 0.05);
 	source_set(SR_ROUTE_FOUND, "10.9.9.9:80", 400000);
+	CHECK(pthread_barrier_init(&herd_start, NULL, 5) == 0);
 	for (u = 0; u < 5; u++)
 		CHECK(pthread_create(&thr[u], NULL, herd_member,
 		    &herd_result[u]) == 0);
 	for (u = 0; u < 5; u++)
 		CHECK(pthread_join(thr[u], NULL) == 0);
+	CHECK(pthread_barrier_destroy(&herd_start) == 0);
 	CHECK(src.calls == 1);
 	fetched = 0;
 	for (u = 0; u < 5; u++) {
