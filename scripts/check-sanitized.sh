@@ -6,8 +6,9 @@
 #          UB fatal), then "make check": the unit tests, and every .vtc of
 #          src/tests and tests/vcl against a varnishd with the ASan runtime
 #          preloaded (tests/sanitize/varnishd).  A test fails as usual; the
-#          run also fails when any test log holds a sanitizer report, even
-#          the log of a test that passed.
+#          run also fails when varnishd wrote a report (into
+#          tests/sanitize/reports/) or a test log holds one, even where
+#          the test passed.
 #   clang  CC=clang: the VMOD and the unit tests compile clean with -Wall
 #          -Wextra -Werror, and the unit tests pass.
 #   tsan   ThreadSanitizer on the route cache's unit test (make check-tsan).
@@ -15,7 +16,7 @@
 #          from the checked-in seed corpora (make fuzz).
 #
 # Usage: scripts/check-sanitized.sh [asan] [clang] [tsan] [fuzz]  (default: all)
-#        [make check arguments after --, e.g. -- TESTS=tests/route_two_streams.vtc]
+#        [make check arguments after --, e.g. -- -C src TESTS=tests/route_two_streams.vtc]
 #
 # Each variant leaves tests/sanitize/<variant>.log, and a .trs beside it as
 # automake's tests do, so that scripts/test.sh counts it.  Ends with
@@ -101,7 +102,15 @@ v_asan() {
 		echo "REPORT: $log"
 		grep -hE -A12 "$reports" "$log" | head -n 40
 	done
-	echo "asan: $n tests, $(echo $logs | wc -w) logs with a sanitizer report"
+	# varnishd's reports (tests/sanitize/varnishd writes them there)
+	for r in $(find "$work/asan/tests/sanitize/reports" -type f \
+	    2>/dev/null | sort); do
+		ok=1
+		logs="$logs $r"
+		echo "REPORT: $r"
+		head -n 40 "$r"
+	done
+	echo "asan: $n tests, $(echo $logs | wc -w) sanitizer reports"
 	[ $n -gt 0 ] || ok=1
 	return $ok
 }
