@@ -92,6 +92,110 @@ herd_member(void *priv)
 	return (NULL);
 }
 
+/*
+ * Look-ups, invalidations and expiries from several threads at once, on
+ * few keys and few places, so that fetches, waits and evictions meet:
+ * every answer is whole and is its own key's (no torn or crossed
+ * values), and under ThreadSanitizer (make check-tsan) no data race.
+ */
+#define STRESS_THREADS	8
+#define STRESS_ROUNDS	3000
+#define STRESS_KEYS	16
+
+struct stress {
+	unsigned	seed;
+	unsigned	fetches;
+	unsigned	answers;
+	unsigned	bad;
+};
+
+static struct sr_cache *stress_cache;
+
+static void
+stress_fetch(void *priv, const char *key, size_t keylen, struct sr_route *r)
+{
+	struct stress *st = priv;
+
+	(void)keylen;
+	st->fetches++;
+	switch ((st->fetches + (unsigned)key[1]) % 4) {
+	case 0:
+		r->state = SR_ROUTE_ABSENT;
+		break;
+	case 1:
+		r->state = SR_ROUTE_ERROR;
+		break;
+	default:
+		r->state = SR_ROUTE_FOUND;
+		r->len = (size_t)snprintf(r->value, sizeof r->value,
+		    "10.0.0.%u:80", (unsigned)key[1]);
+	}
+}
+
+static void *
+stress_member(void *priv)
+{
+	struct stress *st = priv;
+	struct sr_route r;
+	char key[3], want[32];
+	unsigned u, op;
+
+	for (u = 0; u < STRESS_ROUNDS; u++) {
+		st->seed = st->seed * 1103515245U + 12345U;
+		key[0] = 'k';
+		key[1] = (char)('a' + (st->seed >> 16) % STRESS_KEYS);
+		key[2] = '\0';
+		op = (st->seed >> 8) % 16;
+		if (op == 0) {
+			(void)sr_cache_invalidate(stress_cache, key, 2);
+			continue;
+		}
+		if (op == 1) {
+			(void)sr_cache_expire(stress_cache, key, 2);
+			continue;
+		}
+		(void)sr_cache_lookup(stress_cache, key, 2, 100.0 + u * 0.001,
+		    stress_fetch, st, &r);
+		st->answers++;
+		if (r.state == SR_ROUTE_FOUND) {
+			snprintf(want, sizeof want, "10.0.0.%u:80",
+			    (unsigned)key[1]);
+			if (strcmp(r.value, want) || r.len != strlen(want))
+				st->bad++;
+		} else if (r.state != SR_ROUTE_ABSENT &&
+		    r.state != SR_ROUTE_ERROR)
+			st->bad++;
+	}
+	return (NULL);
+}
+
+static void
+test_threads(void)
+{
+	pthread_t thr[STRESS_THREADS];
+	struct stress st[STRESS_THREADS];
+	unsigned u, answers = 0, fetches = 0;
+
+	/* 64 places, one per shard: keys that share a shard evict */
+	stress_cache = cache(0.002, 0.001, 0.01, 64, 1.0);
+	memset(st, 0, sizeof st);
+	for (u = 0; u < STRESS_THREADS; u++) {
+		st[u].seed = u + 1;
+		CHECK(pthread_create(&thr[u], NULL, stress_member, &st[u]) ==
+		    0);
+	}
+	for (u = 0; u < STRESS_THREADS; u++) {
+		CHECK(pthread_join(thr[u], NULL) == 0);
+		CHECK(st[u].bad == 0);
+		answers += st[u].answers;
+		fetches += st[u].fetches;
+	}
+	CHECK(answers > STRESS_THREADS * STRESS_ROUNDS / 2);
+	CHECK(fetches > 0 && fetches <= answers);
+	CHECK(sr_cache_entries(stress_cache) <= STRESS_KEYS);
+	sr_cache_destroy(&stress_cache);
+}
+
 static void
 source_set(enum sr_route_state state, const char *value, useconds_t delay)
 {
@@ -562,7 +666,17 @@ main(void)
 		coalesced += herd_result[u].source == SR_SRC_COALESCED;
 	}
 	CHECK(fetched == 1);
-	CHECK(fetched + coalesced == 50);
+	/*
+	 * The others waited for that fetch, but for one that got its turn
+	 * only after the fetch (200 ms after the barrier: seen under TSan on
+	 * a loaded machine), which found the answer cached.  The fetch count
+	 * above is what single-flight means.
+	 */
+	CHECK(coalesced > 0);
+	for (u = 0; u < 50; u++)
+		CHECK(herd_result[u].source == SR_SRC_FETCH ||
+		    herd_result[u].source == SR_SRC_COALESCED ||
+		    herd_result[u].source == SR_SRC_CACHE);
 	sr_cache_destroy(&herd_cache);
 
 	/* waiters give up after wait_timeout rather than hang */
@@ -576,15 +690,18 @@ main(void)
 		CHECK(pthread_join(thr[u], NULL) == 0);
 	CHECK(pthread_barrier_destroy(&herd_start) == 0);
 	CHECK(src.calls == 1);
-	fetched = 0;
+	fetched = coalesced = 0;
 	for (u = 0; u < 5; u++) {
 		if (herd_result[u].source == SR_SRC_FETCH) {
 			fetched++;
 			CHECK(herd_result[u].state == SR_ROUTE_FOUND);
-		} else
-			CHECK(herd_result[u].state == SR_ROUTE_ERROR);
+		} else if (herd_result[u].state == SR_ROUTE_ERROR)
+			coalesced++;	/* gave up waiting */
+		else	/* its turn came after the fetch (see above) */
+			CHECK(herd_result[u].source == SR_SRC_CACHE);
 	}
 	CHECK(fetched == 1);
+	CHECK(coalesced > 0);
 	sr_cache_destroy(&herd_cache);
 
 	test_protect();
@@ -592,5 +709,6 @@ main(void)
 	test_keep();
 	test_seed();
 	test_push();
+	test_threads();
 	return (unit_report("unit_cache"));
 }
