@@ -4,7 +4,8 @@
 # tests/vcl, each against real redis-server and varnishd processes,
 # several at once: VTC_JOBS in Makefile.am),
 # then "make check-system" (clean parallel builds, end-to-end tests with
-# real media servers and players, the container, the benchmark harness).
+# real media servers and players, the container, the benchmark harness),
+# then scripts/check-sanitized.sh (ASan/UBSan, clang, TSan, fuzzers).
 # Ends with one line:
 #   tests: N passed, N failed
 #
@@ -45,6 +46,9 @@ make -k check "$@" >/dev/null 2>&1
 status=$?
 if [ $# -eq 0 ]; then
 	make -k check-system >/dev/null 2>&1 || status=$?
+	# ASan/UBSan, clang, TSan and the fuzzers, each in a copy of the
+	# tree: one .trs per variant in tests/sanitize/
+	scripts/check-sanitized.sh >/dev/null 2>&1
 fi
 
 passed=0
