@@ -758,15 +758,18 @@ sr_redis_info(const struct sr_redis *r, struct vsl_log *vsl, redisContext *c,
 	return (1);
 }
 
-/* Returns a connection ready for commands, or NULL and why. */
+/*
+ * A connection to the master (the one Sentinel names now, with
+ * sentinels), past AUTH when a password is set; or NULL and why.
+ */
 static redisContext *
-sr_redis_connect(const struct sr_redis *r, struct vsl_log *vsl, char *why,
-    size_t whylen)
+sr_redis_open_master(const struct sr_redis *r, struct vsl_log *vsl,
+    char *why, size_t whylen)
 {
 	struct sr_target master;
 	redisContext *c;
 	const char *argv[2];
-	char db[24], buf[128];
+	char buf[128];
 
 	if (r->cfg.sentinels.n > 0) {
 		if (!sr_redis_master(r, vsl, &master, why, whylen))
@@ -788,6 +791,21 @@ sr_redis_connect(const struct sr_redis *r, struct vsl_log *vsl, char *why,
 			return (NULL);
 		}
 	}
+	return (c);
+}
+
+/* Returns a connection ready for commands, or NULL and why. */
+static redisContext *
+sr_redis_connect(const struct sr_redis *r, struct vsl_log *vsl, char *why,
+    size_t whylen)
+{
+	redisContext *c;
+	const char *argv[2];
+	char db[24];
+
+	c = sr_redis_open_master(r, vsl, why, whylen);
+	if (c == NULL)
+		return (NULL);
 	if (r->cfg.database != 0) {
 		bprintf(db, "%ld", r->cfg.database);
 		argv[0] = "SELECT";
@@ -814,33 +832,9 @@ sr_redis_connect(const struct sr_redis *r, struct vsl_log *vsl, char *why,
 struct redisContext *
 sr_redis_connect_push(const struct sr_redis *r, char *why, size_t whylen)
 {
-	struct sr_target master;
-	redisContext *c;
-	const char *argv[2];
-	char buf[128];
 
 	CHECK_OBJ_NOTNULL(r, SR_REDIS_MAGIC);
-	if (r->cfg.sentinels.n > 0) {
-		if (!sr_redis_master(r, NULL, &master, why, whylen))
-			return (NULL);
-		c = sr_redis_open(r, master.ip, (int)master.port, buf,
-		    sizeof buf);
-	} else
-		c = sr_redis_open(r, r->cfg.host, r->cfg.port, buf,
-		    sizeof buf);
-	if (c == NULL) {
-		snprintf(why, whylen, "connect: %.100s", buf);
-		return (NULL);
-	}
-	if (r->cfg.password != NULL) {
-		argv[0] = "AUTH";
-		argv[1] = r->cfg.password;
-		if (!sr_redis_setup(r, c, 2, argv, why, whylen)) {
-			redisFree(c);
-			return (NULL);
-		}
-	}
-	return (c);
+	return (sr_redis_open_master(r, NULL, why, whylen));
 }
 
 const struct sr_redis_cfg *

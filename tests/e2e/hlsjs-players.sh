@@ -21,13 +21,7 @@
 . "$(dirname "$0")/lib/common.sh"
 need_base
 need_media
-need node
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-[ -x "$CHROMIUM" ] || skip "no $CHROMIUM (scripts/install-deps.sh test)"
-[ -f "$DEMO/node_modules/playwright-core/package.json" ] &&
-    [ -f "$DEMO/node_modules/hls.js/dist/hls.min.js" ] ||
-    (cd "$DEMO" && npm ci --no-audit --no-fund >"$T/npm.log" 2>&1) ||
-    skip "hls.js and playwright-core could not be installed from npm (cd demo && npm ci)"
+need_browser
 
 PLAYERS=${E2E_PLAYERS:-20}
 MIN_PLAYED=${E2E_PLAY_SECONDS:-20}

@@ -32,13 +32,7 @@
 . "$(dirname "$0")/lib/common.sh"
 need_base
 need_media
-need node
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-[ -x "$CHROMIUM" ] || skip "no $CHROMIUM (scripts/install-deps.sh test)"
-[ -f "$DEMO/node_modules/playwright-core/package.json" ] &&
-    [ -f "$DEMO/node_modules/hls.js/dist/hls.min.js" ] ||
-    (cd "$DEMO" && npm ci --no-audit --no-fund >"$T/npm.log" 2>&1) ||
-    skip "hls.js and playwright-core could not be installed from npm (cd demo && npm ci)"
+need_browser
 
 # the players' wall time: the scenario must end well inside it
 PLAY=${E2E_SCALE_PLAY:-60}

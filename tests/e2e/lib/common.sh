@@ -48,6 +48,18 @@ need_media() {
 	    skip "nginx-rtmp is not installed (scripts/install-deps.sh media)"
 }
 
+# headless Chromium, and hls.js and playwright-core from npm (demo/);
+# sets CHROMIUM.  After T exists: npm's log goes there.
+need_browser() {
+	need node
+	CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+	[ -x "$CHROMIUM" ] || skip "no $CHROMIUM (scripts/install-deps.sh test)"
+	[ -f "$DEMO/node_modules/playwright-core/package.json" ] &&
+	    [ -f "$DEMO/node_modules/hls.js/dist/hls.min.js" ] ||
+	    (cd "$DEMO" && npm ci --no-audit --no-fund >"$T/npm.log" 2>&1) ||
+	    skip "hls.js and playwright-core could not be installed from npm (cd demo && npm ci)"
+}
+
 # the temporary directory; varnishd's child (user vcache) must reach the
 # Redis socket in it
 T=$(mktemp -d "/tmp/sr-e2e-$E2E_NAME.XXXXXX")
