@@ -240,8 +240,11 @@ sub sr_backend_prepare {
 
 sub sr_backend_fetch {
 	call sr_route;
-	# Set by sr_backend_error for the retry; never sent upstream.
-	unset bereq.http.X-SR-Failed;
+	if (bereq.retries > 0) {
+		# Set by sr_backend_error for the retry; never sent
+		# upstream.
+		unset bereq.http.X-SR-Failed;
+	}
 	call sr_backend_prepare;
 	return (fetch);
 }
@@ -270,9 +273,8 @@ sub sr_backend_response {
 	# uncacheable and serialise every waiting player).  Its Expires
 	# and Pragma may stay: with our max-age, a cache must ignore
 	# Expires (RFC 9111 5.3), and Pragma means nothing in a response
-	# (5.4).  Any status
-	# but 200 (404: a segment not produced yet, or gone) is an error,
-	# cached briefly like every error.
+	# (5.4).  Any status but 200 (404: a segment not produced yet, or
+	# gone) is an error, cached briefly like every error.
 	call sr_settings_ttl;
 	call sr_cache_control;
 	unset beresp.http.Set-Cookie;
