@@ -14,7 +14,9 @@
 // or less with SR_MIN_PLAYED, until every player has played that many
 // seconds of media (a loaded machine plays slower than real time).  In it
 // every player plays at least SR_MIN_PLAYED s (default SR_STRICT - 2), never stands still 3 s, has no
-// stall (hls.js bufferStalledError or a "waiting" event) and no fatal
+// stall (hls.js bufferStalledError, or a "waiting" episode of 250 ms or
+// more before playback resumes: a shorter one, a decoder starved for a
+// frame on a loaded machine, is reported as a blip) and no fatal
 // error.  The screenshot is taken at the end of that window.  The rest
 // is the carry-on window (SECONDS - SR_STRICT long) (e.g. the stream moves to another media server
 // meanwhile): no fatal error, standing still at most SR_MAX_FREEZE s
@@ -157,7 +159,9 @@ function log(s) { process.stderr.write("headless-play: " + s + "\n"); }
     if (adv1 < minPlayed) problems.push("played only " + adv1.toFixed(1) + " s in " + strict + " s");
     if (frozen[0][i] >= 3000) problems.push("stood still " + (frozen[0][i] / 1000).toFixed(1) + " s");
     if (s.stalls) problems.push(s.stalls + " stall(s)");
-    if (s.waiting) problems.push(s.waiting + " waiting event(s)");
+    const waits = s.waiting + (s.waitingNowMs >= 250 ? 1 : 0);
+    if (waits) problems.push(waits + " waiting episode(s) of 250 ms or more (longest " +
+                             Math.max(s.longestWaitMs, s.waitingNowMs) + " ms)");
     if (s.fatal.length) problems.push("fatal: " + s.fatal.join("; "));
     let adv2 = 0;
     if (strict < seconds && p) {
@@ -171,6 +175,7 @@ function log(s) { process.stderr.write("headless-play: " + s + "\n"); }
     return { id: s.id, kept: !!p, advanced: +adv1.toFixed(2), advancedAfter: +adv2.toFixed(2),
              frozenMs: frozen[0][i], frozenAfterMs: p ? frozen[1][i] : 0,
              stalls: s.stalls, stallsAfter: p ? p.stalls - s.stalls : 0, restarts: p ? p.restarts : 0,
+             waitBlips: s.blips, longestWaitMs: s.longestWaitMs,
              errors: s.errors, errorsAfter: p ? p.errors.slice(s.errors.length) : [], problems };
   });
   const bad = result.filter((r) => r.problems.length);
@@ -181,6 +186,7 @@ function log(s) { process.stderr.write("headless-play: " + s + "\n"); }
     minAdvanced: Math.min(...result.map((r) => r.advanced)),
     maxFrozenMs: Math.max(...result.map((r) => r.frozenMs)),
     stalls: sum((r) => r.stalls), nonFatalErrors: sum((r) => r.errors.length),
+    waitBlips: sum((r) => r.waitBlips), longestWaitMs: Math.max(...result.map((r) => r.longestWaitMs)),
     after: strict < seconds ? {
       players: kept,
       minAdvanced: Math.min(...result.filter((r) => r.kept).map((r) => r.advancedAfter)),

@@ -22,7 +22,8 @@
 # player page runs with restart=0 (it never reloads a stream).
 #
 # Asserted: no player request to the origin fails; no hls.js stall,
-# waiting event or fatal error, no player stands still 3 s; the ffmpeg
+# waiting episode of 250 ms or more, no fatal error, no player stands
+# still 3 s; the ffmpeg
 # clients play all their 50 s and log nothing at level error; the media sequence
 # continues across each move; the VCL loaded at the start is the only one
 # at the end (no reload).  Printed per move: the gap (publisher stopped on
