@@ -362,17 +362,28 @@ sr_cache_max(const struct sr_cache *c)
 	return (c->max_per_shard);
 }
 
+/* The entry of key in sh, or NULL; sh is locked */
 static struct sr_entry *
-sr_shard_get(const struct sr_cache *c, struct sr_shard *sh, const char *key,
-    size_t keylen, double now, unsigned *flags)
+sr_shard_find(struct sr_shard *sh, const char *key, size_t keylen)
 {
 	struct sr_entry needle, *e;
 
 	needle.key = TRUST_ME(key);
 	needle.keylen = keylen;
 	e = VRBT_FIND(sr_tree, &sh->tree, &needle);
-	if (e != NULL) {
+	if (e != NULL)
 		CHECK_OBJ(e, SR_ENTRY_MAGIC);
+	return (e);
+}
+
+static struct sr_entry *
+sr_shard_get(const struct sr_cache *c, struct sr_shard *sh, const char *key,
+    size_t keylen, double now, unsigned *flags)
+{
+	struct sr_entry *e;
+
+	e = sr_shard_find(sh, key, keylen);
+	if (e != NULL) {
 		if (e != VTAILQ_FIRST(sr_entry_list(sh, e)))
 			sr_entry_touch(sh, e);
 		return (e);
@@ -610,14 +621,12 @@ int
 sr_cache_invalidate(struct sr_cache *c, const char *key, size_t keylen)
 {
 	struct sr_shard *sh;
-	struct sr_entry needle, *e;
+	struct sr_entry *e;
 
 	CHECK_OBJ_NOTNULL(c, SR_CACHE_MAGIC);
-	needle.key = TRUST_ME(key);
-	needle.keylen = keylen;
 	sh = sr_cache_shardp(c, key, keylen);
 	AZ(pthread_mutex_lock(&sh->mtx));
-	e = VRBT_FIND(sr_tree, &sh->tree, &needle);
+	e = sr_shard_find(sh, key, keylen);
 	if (e != NULL) {
 		if (e->busy || e->waiters > 0) {
 			e->gen++;
@@ -641,17 +650,14 @@ enum sr_route_state
 sr_cache_expire(struct sr_cache *c, const char *key, size_t keylen)
 {
 	struct sr_shard *sh;
-	struct sr_entry needle, *e;
+	struct sr_entry *e;
 	enum sr_route_state state = SR_ROUTE_NONE;
 
 	CHECK_OBJ_NOTNULL(c, SR_CACHE_MAGIC);
-	needle.key = TRUST_ME(key);
-	needle.keylen = keylen;
 	sh = sr_cache_shardp(c, key, keylen);
 	AZ(pthread_mutex_lock(&sh->mtx));
-	e = VRBT_FIND(sr_tree, &sh->tree, &needle);
+	e = sr_shard_find(sh, key, keylen);
 	if (e != NULL) {
-		CHECK_OBJ(e, SR_ENTRY_MAGIC);
 		state = e->state;
 		e->pushed = 1;
 		e->pgen++;
