@@ -14,7 +14,9 @@
 # containers.conf (CONTAINERS_CONF): runc, cgroupfs, ulimits this process
 # has.  Slow the first time (base image and package downloads: 4 to 14
 # min here, depending on what scripts/install-deps.sh installs); later
-# runs reuse podman's layer cache (about 1 min).
+# runs reuse podman's layer cache: 2-2.5 min after a source change (the
+# build stage makes the package again, the runtime stage installs it),
+# about 1 min with none.
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/podman.sh"
 need podman podman-compose ffmpeg ffprobe curl ss
