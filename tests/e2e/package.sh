@@ -16,8 +16,8 @@
 # that keeps the edited conffile and is picked up by Debian's
 # varnishreload, and a purge that leaves nothing behind.
 #
-# Containers: streamroute-pkgtest-<pid>, removed at exit.  Takes about
-# 1.5 min with the base image present (the package build 20 s, apt
+# Containers: streamroute-pkgtest-<pid>, removed at exit.  Takes 1-2 min
+# with the base image present (the package build 20 s, apt
 # installing varnish and its dependencies in the container 30-40 s);
 # the first run adds debootstrap (about 40 s).
 . "$(dirname "$0")/lib/common.sh"
@@ -40,7 +40,10 @@ mkdir -p "$T/pkg/src"
     xargs -0 tar -cf - 2>/dev/null) | tar -C "$T/pkg/src" -xf - || fail "cannot copy the tree"
 [ -f "$T/pkg/src/debian/control" ] || fail "no debian/control in the tree"
 say "dpkg-buildpackage -us -uc -b (log: pkg-build.log)"
-(cd "$T/pkg/src" && dpkg-buildpackage -us -uc -b) >"$T/pkg-build.log" 2>&1 ||
+# (not under make check's make: its MAKEFLAGS would pass TESTS= and -j
+# down to the package's own make)
+(cd "$T/pkg/src" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEFILES -u TESTS \
+    dpkg-buildpackage -us -uc -b) >"$T/pkg-build.log" 2>&1 ||
     { tail -n 30 "$T/pkg-build.log" >&2; fail "dpkg-buildpackage failed"; }
 deb=$(ls "$T"/pkg/${PKG}_*.deb)
 changes=$(ls "$T"/pkg/${PKG}_*.changes)
