@@ -7,7 +7,9 @@
 # containerised origin with ffmpeg for 20 s.  Checks the image's contract
 # too: every role runs as uid/gid 10001, the package is installed, no
 # build toolchain beyond varnish's own Depends (gcc, libc6-dev), and the
-# HEALTHCHECK answers healthy for the origin and unhealthy without it.
+# HEALTHCHECK answers healthy for the origin and unhealthy without it;
+# the origin runs on a read-only root file system given its two writable
+# directories.
 #
 # No image can be pulled here: the debian:bookworm base image is made
 # with debootstrap when it is missing.  podman runs with its own
@@ -95,5 +97,16 @@ podman exec -e SR_LISTEN=:1 "${PROJECT}_origin_1" streamroute-entrypoint healthc
     fail "the health check passes with nothing listening"
 podman healthcheck run "${PROJECT}_redis_1" >/dev/null 2>&1 || fail "redis's health check fails"
 podman healthcheck run "${PROJECT}_media_1" >/dev/null 2>&1 || fail "media's health check fails"
+# a read-only root file system: the origin needs only its two writable
+# directories, here named volumes (they take the owner from the image)
+RO=${PROJECT}_ro
+on_exit 'podman rm -f -t 2 "$RO" >/dev/null 2>&1; podman volume rm -f "${RO}_varnish" "${RO}_settings" >/dev/null 2>&1'
+podman run -d --name "$RO" --read-only -v "${RO}_varnish:/var/lib/varnish" \
+    -v "${RO}_settings:/etc/varnish/streamroute" -e SR_ALLOW=10.0.0.0/8 \
+    localhost/streamroute origin >/dev/null 2>"$T/ro.log" ||
+    { cat "$T/ro.log" >&2; fail "podman run --read-only failed"; }
+wait_for 30 podman exec "$RO" curl -fsS -m 2 -o /dev/null http://127.0.0.1:8080/healthcheck ||
+    { podman logs --tail 10 "$RO" >&2 2>&1; fail "the origin does not run on a read-only root file system"; }
+podman exec "$RO" touch /usr/local/ro-test 2>/dev/null && fail "the root file system of $RO is writable"
 size=$(podman image inspect --format '{{.Size}}' localhost/streamroute 2>/dev/null)
 say "PASS: played ${dur}s in ${took}s through the containerised origin; route demo -> $route; routed $routed; image $((size / 1000000)) MB"
