@@ -60,6 +60,12 @@ abi=$(echo "$depends" | tr ',' '\n' | sed -n 's/^ *\(varnishabi-[^ ]*\).*/\1/p')
 dpkg-query -W -f '${Provides}' varnish | tr ',' '\n' | sed 's/^ *//' | grep -qx "$abi" ||
     fail "Depends on $abi, which this machine's varnish does not provide"
 case $depends in *libhiredis*) ;; *) fail "Depends names no libhiredis: $depends" ;; esac
+# and for a VMOD with "$ABI strict", the exact varnish build
+printf '$Module x 3 "x"\n$ABI strict\n' >"$T/strict.vcc"
+strict=$(cd "$T/pkg/src" && debian/varnishabi "$T/strict.vcc") || fail "debian/varnishabi failed on \$ABI strict"
+case $strict in varnishabi-strict-?*) ;; *) fail "\$ABI strict gives '$strict'" ;; esac
+dpkg-query -W -f '${Provides}' varnish | tr ',' '\n' | sed 's/^ *//' | grep -qx "$strict" ||
+    fail "\$ABI strict gives $strict, which this machine's varnish does not provide"
 
 # -- the media side, on this machine
 start_redis
