@@ -8,6 +8,9 @@
 #                               registration names this container's address
 #   publish [URL]               demo publisher: ffmpeg test stream to URL
 #                               (default rtmp://media:1935/live/demo)
+#   healthcheck                 the image's HEALTHCHECK: the origin's
+#                               /healthcheck, Redis's PING, the media
+#                               server's /healthcheck, by the role that runs
 #   anything else               run as a command
 #
 # origin settings (origin-settings.vcl is written from them by
@@ -35,6 +38,10 @@
 #   SR_DEBUG          "on" adds debug headers ("off")
 #   SR_VARNISHD_ARGS  more varnishd options, e.g. "-p thread_pool_max=2000",
 #                     after those of varnishd.params (the shipped ones)
+#   SR_VARNISH_N      varnishd's -n, its working directory (default
+#                     varnishd's own, /var/lib/varnish/<host name>, which
+#                     varnishadm and varnishstat find without -n); must
+#                     be writable and allow exec (the compiled VCL)
 # media settings:
 #   SR_REDIS, SR_MEDIA_HTTP (8081), SR_MEDIA_RTMP (1935),
 #   SR_MEDIA_ADDR (the address the origin reaches; default
@@ -42,6 +49,8 @@
 set -eu
 
 SHIPPED=${SR_SHIPPED_VCL:-/usr/share/varnish/vcl/streamroute}
+DEMO=${SR_DEMO:-/usr/local/share/streamroute/demo}
+MEDIA_DIR=${SR_MEDIA_DIR:-/var/lib/streamroute/media}
 SETTINGS_DIR=${SR_SETTINGS_DIR:-/etc/varnish/streamroute}
 RENDER=${SR_SETTINGS_RENDERER:-streamroute-settings}
 
@@ -103,7 +112,10 @@ origin)
 	write_settings
 	# shellcheck disable=SC2086
 	# the shipped parameters (varnishd.params, beside the VCL), then
-	# the caller's, which win
+	# the caller's, which win.  Not root: varnishd takes no -j (its
+	# unix jail needs root) and runs as this user; it writes the
+	# compiled VCL and its shared memory into -n.
+	set -- ${SR_VARNISH_N:+-n "$SR_VARNISH_N"} "$@"
 	exec varnishd -F -a "${SR_LISTEN:-:8080}" -T 127.0.0.1:6082 \
 	    -f "$SHIPPED/origin.vcl" -s "malloc,${SR_CACHE_SIZE:-256m}" \
 	    $(sed 's/#.*//' "$SHIPPED/varnishd.params") \
@@ -121,27 +133,43 @@ media)
 	http=${SR_MEDIA_HTTP:-8081}
 	addr=${SR_MEDIA_ADDR:-$(hostname -I | awk '{print $1}'):$http}
 	redis=$(numeric_redis "${SR_REDIS:-127.0.0.1:6379}")
-	/src/demo/media-server.sh start /var/lib/streamroute-media \
+	"$DEMO/media-server.sh" start "$MEDIA_DIR" \
 	    --listen 0.0.0.0 --rtmp "${SR_MEDIA_RTMP:-1935}" --http "$http" \
 	    --redis "$redis" --addr "$addr" --ttl "${SR_ROUTE_TTL:-15}"
 	echo "entrypoint: media server up, registering streams as $addr in Redis $redis" >&2
-	trap '/src/demo/media-server.sh stop /var/lib/streamroute-media; exit 0' TERM INT
-	pid=$(cat /var/lib/streamroute-media/nginx.pid)
+	trap '"$DEMO/media-server.sh" stop "$MEDIA_DIR"; exit 0' TERM INT
+	pid=$(cat "$MEDIA_DIR/nginx.pid")
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 2 &
 		wait $! || true
 	done
-	die "nginx exited: $(tail -n 5 /var/lib/streamroute-media/error.log)"
+	die "nginx exited: $(tail -n 5 "$MEDIA_DIR/error.log")"
 	;;
 publish)
 	url=${1:-rtmp://media:1935/live/demo}
 	# wait for the media server, then publish; publish again if it drops
 	trap 'exit 0' TERM INT
 	while :; do
-		/src/demo/publish.sh run "$url" "${SR_PUBLISH_SIZE:-320x180}" "${SR_PUBLISH_FPS:-10}" &
+		"$DEMO/publish.sh" run "$url" "${SR_PUBLISH_SIZE:-320x180}" "${SR_PUBLISH_FPS:-10}" &
 		wait $! || true
 		sleep 2
 	done
+	;;
+healthcheck)
+	# PID 1 is the role's program (exec above): check what it serves
+	case $(tr '\0' ' ' </proc/1/cmdline) in
+	*varnishd*)
+		listen=${SR_LISTEN:-:8080}
+		host=${listen%:*} port=${listen##*:}
+		case $host in ''|0.0.0.0|'[::]') host=127.0.0.1 ;; esac
+		exec curl -fsS -o /dev/null -m 4 "http://$host:$port/healthcheck" ;;
+	*redis-server*)
+		[ "$(timeout 4 redis-cli PING)" = PONG ] ;;
+	*streamroute-entrypoint\ media*)
+		exec curl -fsS -o /dev/null -m 4 "http://127.0.0.1:${SR_MEDIA_HTTP:-8081}/healthcheck" ;;
+	*)
+		exit 0 ;;
+	esac
 	;;
 *)
 	exec "$cmd" "$@"
