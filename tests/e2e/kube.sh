@@ -125,7 +125,13 @@ logs() {
 		podman logs --tail 15 "$c" >&2 2>&1
 	done
 }
-on_exit 'podman kube down "$T/peer.yaml" >/dev/null 2>&1; podman kube down "$T/play.yaml" >"$T/kube-down.log" 2>&1; podman network rm -f "$NET" >/dev/null 2>&1'
+# podman 4.3's kube down leaves the volumes it made of ConfigMaps: they
+# are named after them
+cms=$(python3 -c 'import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "ConfigMap": print(d["metadata"]["name"])' "$T/play.yaml") ||
+    fail "cannot read the ConfigMaps of play.yaml"
+on_exit 'podman kube down "$T/peer.yaml" >/dev/null 2>&1; podman kube down "$T/play.yaml" >"$T/kube-down.log" 2>&1; for v in $cms; do podman volume rm -f "$v" >/dev/null 2>&1; done; podman network rm -f "$NET" >/dev/null 2>&1'
 say "podman kube play (network $NET), origin on 127.0.0.1:$ORIGIN_PORT"
 podman kube play --network "$NET" "$T/play.yaml" >"$T/kube-play.log" 2>&1 ||
     { cat "$T/kube-play.log" >&2; logs; fail "podman kube play failed"; }
