@@ -13,7 +13,9 @@
 # set stays the same, and must render and reload once when a peer appears
 # (a pod of the test's, named in the set) and once when it goes.  The
 # cluster VCL itself is another part's: with a renderer that does not know
-# SR_CLUSTER_PEERS the reload loads the same settings.
+# SR_CLUSTER_PEERS the reload loads the same settings.  Last, a failover:
+# the master's pod stops, the Sentinels promote a replica, the origin
+# follows, and the old master's pod comes back as a replica.
 #
 # podman kube play runs Pods, Deployments and ConfigMaps; it ignores
 # Services, the PodDisruptionBudget, readiness probes, preStop hooks,
@@ -190,4 +192,26 @@ sleep 6
 vcls=$(podman exec "$o" varnishadm -n /var/lib/streamroute/varnish vcl.list | grep -c .)
 [ "$vcls" -eq 3 ] || fail "varnishd has $vcls VCLs after two reloads, not 3"
 curl -fsS -m 5 "$ORIGIN/demo/index.m3u8" | grep -q '\.ts' || fail "the stream is not served after the reloads"
-say "PASS: played ${dur}s through the origin pod; Redis master $master with $replicas replicas, route demo -> $route; routed $routed; peer-watcher reloaded on each of 2 peer-set changes only"
+# a Redis failover in pods: redis-0 (the master) stops; the two other
+# Sentinels promote a replica, the origin follows them without a reload
+# (/healthcheck/deep: Redis reachable), and redis-0, started again, asks
+# the Sentinels and comes back as a replica of the new master, not as a
+# second master
+old=${master%:*}
+sentinel() { podman exec streamroute-kube-redis-1-pod-0-sentinel redis-cli -p 26379 "$@"; }
+podman pod stop -t 2 streamroute-kube-redis-0-pod-0 >/dev/null || fail "cannot stop the redis-0 pod"
+wait_for 60 sh -c "podman exec streamroute-kube-redis-1-pod-0-sentinel redis-cli -p 26379 \
+    SENTINEL get-master-addr-by-name mymaster | head -n 1 | grep -qv '^$old\$'" ||
+    { logs; fail "the Sentinels did not promote a replica when the master's pod stopped"; }
+new=$(sentinel SENTINEL get-master-addr-by-name mymaster | head -n 1)
+wait_for 30 curl -fsS -m 2 -o /dev/null "$ORIGIN/healthcheck/deep" ||
+    { logs; fail "the origin did not follow the failover to $new"; }
+podman pod start streamroute-kube-redis-0-pod-0 >/dev/null || fail "cannot start the redis-0 pod again"
+wait_for 60 sh -c "podman exec streamroute-kube-redis-0-pod-0-redis redis-cli INFO replication |
+    tr -d '\r' | grep -qx 'master_host:$new'" ||
+    { logs; fail "redis-0 did not come back as a replica of the new master $new"; }
+# and it started so, not as a master that the Sentinels then turn round
+podman logs streamroute-kube-redis-0-pod-0-redis 2>&1 | grep 'streamroute-k8s: redis' | tail -n 1 |
+    grep -q "replica of $new 6379" ||
+    { logs; fail "redis-0 restarted as $(podman logs streamroute-kube-redis-0-pod-0-redis 2>&1 | grep 'streamroute-k8s: redis' | tail -n 1)"; }
+say "PASS: played ${dur}s through the origin pod; Redis master $master with $replicas replicas, route demo -> $route; routed $routed; peer-watcher reloaded on each of 2 peer-set changes only; failover $old -> $new followed, redis-0 back as its replica"
