@@ -75,10 +75,14 @@ export CONTAINERS_CONF="$T/containers.conf"
 podman image exists "$BASE" ||
     skip "no $BASE image: tests/e2e/container.sh makes it (debootstrap)"
 say "building $IMAGE (log: build.log)"
+before=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null)
 podman build --ulimit "nofile=$NOFILE" --ulimit "nproc=$NPROC" \
     -f "$REPO/docker/Dockerfile" --ignorefile "$REPO/docker/dockerignore" \
     -t "$IMAGE" "$REPO" >"$T/build.log" 2>&1 ||
     { tail -n 20 "$T/build.log" >&2; fail "podman build failed"; }
+# the previous run's image, untagged now: ours to remove (not if in use)
+[ -z "$before" ] || [ "$before" = "$(podman image inspect --format '{{.Id}}' "$IMAGE")" ] ||
+    podman rmi "$before" >/dev/null 2>&1 || true
 
 # the origin's port on loopback and a second peer name: a kustomization of
 # ours on top of the podman overlay, which stays what a user would play.
