@@ -6,7 +6,8 @@
 #   scripts/install-deps.sh GROUP...     those groups, e.g. "build run media"
 #                                        (the container image)
 #
-# The group "player" (nodejs npm) is left out when npm is already there.
+# The group "player" (nodejs npm) is left out when npm is already there,
+# and "kube" (kubernetes-client) when kubectl is.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 LIST=$(dirname "$0")/packages.txt
@@ -18,6 +19,7 @@ for g in "$@"; do
 	groups | grep -qx "$g" ||
 	    { echo "install-deps.sh: no group '$g' in $LIST ($(groups | paste -sd' ' -))" >&2; exit 2; }
 	[ "$g" = player ] && command -v npm >/dev/null 2>&1 && continue
+	[ "$g" = kube ] && command -v kubectl >/dev/null 2>&1 && continue
 	want="$want $g"
 done
 pkgs=$(awk -v want="$want " '$1 !~ /^#/ && index(want, " " $1 " ") {
