@@ -23,8 +23,10 @@
 #   - cluster off: each segment was fetched by about each origin
 #     (the cost the cluster removes).
 # Printed: media fetches per object both ways, and player latency (p50,
-# p99) per request type both ways, with the requests an origin took
-# from a peer (the extra hop) apart.  Runs in about 2 minutes.
+# p99) per request type both ways, and within the cluster run the
+# requests an origin answered itself (a hit, or the owner's own fetch)
+# apart from those it took from the owner (the extra hop), which ran at
+# the same time on the same machine.  Runs in about 2 minutes.
 . "$(dirname "$0")/lib/common.sh"
 need_base
 need nginx python3
@@ -226,7 +228,7 @@ for mode in ("on", "off"):
               "off: segments fetched by each origin (mean %.2f per segment)" % (sum(per_seg) / len(per_seg)))
     # latency before the kill (and the whole run when off)
     for typ in ("playlist", "segment"):
-        for via in ("all", "peer"):
+        for via in ("all", "self", "peer"):
             v = [float(r[4]) for r in p if r[5] == typ and r[3] == "200"
                  and (mode == "off" or float(r[0]) < t_kill)
                  and (via == "all" or r[6] == via)]
@@ -237,6 +239,7 @@ print("%-9s %-26s %8s %8s %8s" % ("type", "requests", "n", "p50", "p99"))
 for typ in ("playlist", "segment"):
     for key, label in ((("off", typ, "all"), "off: all"),
                        (("on", typ, "all"), "on: all"),
+                       (("on", typ, "self"), "on: served by the origin"),
                        (("on", typ, "peer"), "on: taken from the owner")):
         n, p50, p99 = lat[key]
         print("%-9s %-26s %8d %8.2f %8.2f" % (typ, label, n, p50, p99))
