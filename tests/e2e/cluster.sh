@@ -150,11 +150,14 @@ run() {
 	tail -n +$((from + 1)) "$T/media/access.log" > "$T/$mode.media"
 }
 
+# the latencies depend on the machine's load as much as on the hop
+say "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 say "cluster on: $PLAYERS players, $STREAMS streams, ${DUR}s, origin 3 killed at ${KILL_AT}s"
 run on "$DUR" "$KILL_AT"
 say "cluster off: the same origins, independent, ${OFF_DUR}s"
 run off "$OFF_DUR" 0
 
+say "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$T" "$KILL_AT" <<'EOP' || fail "see above"
 import collections, sys
 T, kill_at = sys.argv[1], float(sys.argv[2])
