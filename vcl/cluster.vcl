@@ -82,7 +82,12 @@ sub sr_cluster_fetch {
 		unset bereq.http.X-SR-Hop;
 		return;
 	}
-	if (bereq.http.X-SR-Cluster-Alt == "self") {
+	if (bereq.retries > 0 && !bereq.http.X-SR-Cluster-Alt) {
+		# streamroute.vcl's retry of a media-server fetch (ours, or
+		# a peer's forwarded one, whose mark is gone by now): still
+		# ours, never forwarded.
+		return;
+	} elsif (bereq.http.X-SR-Cluster-Alt == "self") {
 		# The owner and the next peer both failed (sr_cluster_error).
 		unset bereq.http.X-SR-Cluster-Alt;
 		return;
