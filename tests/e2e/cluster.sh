@@ -85,12 +85,15 @@ run() {
 	free_port p1
 	free_port p2
 	free_port p3
+	# (free_port and the evals below set p1 p2 p3 and port)
+	# shellcheck disable=SC2154
 	peers=127.0.0.1:$p1,127.0.0.1:$p2,127.0.0.1:$p3
 	for i in 1 2 3; do
 		eval "port=\$p$i"
 		d=$T/$mode-o$i
 		mkdir -p "$d/vcl/streamroute"
 		cluster=
+		# shellcheck disable=SC2154
 		[ "$mode" = on ] &&
 		    cluster="--cluster-peers $peers --cluster-self 127.0.0.1:$port"
 		# shellcheck disable=SC2086
