@@ -122,3 +122,9 @@ sub sr_settings_ttl {
 		set beresp.grace = 0s;
 	}
 }
+
+#######################################################################
+# 5. The origin cluster: off.  With --cluster-peers "ip:port,..."
+#    --cluster-self ip:port, streamroute-settings writes here the peer
+#    origins that act as one cache (docs/operations.md, "An origin
+#    cluster").  Off, nothing here and nothing on a request.

@@ -20,6 +20,7 @@ backend default none;
 # The settings, searched along vcl_path (default
 # /etc/varnish:/usr/share/varnish/vcl): your copy in
 # /etc/varnish/streamroute/ wins over the one shipped with this file.
+# When they list cluster peers, they include streamroute/cluster.vcl.
 include "streamroute/origin-settings.vcl";
 
 # The behaviour: always the library shipped beside this file.
