@@ -19,10 +19,15 @@ The request logs are load.py's.  Prints the table, writes it to RESULTS,
 and exits 1 when an invariant is broken:
   - no request for content in the cache fails (an object is in the cache
     from its fetch, Age before a 200 that carried it, for its TTL + grace
-    as vcl/origin-settings.vcl sets them, less 1 s for Age's rounding);
-  - every other error is a 5xx, and fast: answered within FAST s (plus,
-    in the slow-media phase, the origin's first-byte timeout for its type,
-    which is the behaviour there); no connection fails or hangs;
+    as vcl/origin-settings.vcl sets them, less 1 s for Age's rounding;
+    an error within MARGIN s of that end is not counted: Varnish's clock
+    starts when the request arrives, a moment after the client's);
+  - every other error is a 5xx, and fast: answered within FAST s; in the
+    slow-media phase within twice the origin's first-byte timeout for its
+    type plus FAST (a request that finds a background refresh of the
+    object waiting for the slow server waits for it to be abandoned, then
+    makes its own fetch, which times out too); no connection fails or
+    hangs;
   - requests are served from the cache during every fault;
   - no panic, MAIN.sess_dropped and MAIN.req_dropped 0;
   - each fault is recovered from, without a reload, within RECOVER s;
@@ -34,6 +39,7 @@ import sys
 FAST = 1.0      # what "a fast error" means (s)
 SLACK = 1.0     # allowance for a shared, noisy 2-core machine (s)
 RECOVER = 30.0  # a fault must be over this long after it ends (s)
+MARGIN = 0.25   # see "in the cache" above (s)
 # TTL + grace per type, and first-byte timeout (origin-settings.vcl)
 LIFE = {"master": 60 + 30, "playlist": 1 + 5, "segment": 60 + 60}
 FIRST_BYTE = {"master": 2.0, "playlist": 2.0, "segment": 5.0}
@@ -124,7 +130,7 @@ def main(events_path, players_path, junk_path, results_path):
         e[0] += 1
         e[1] = max(e[1], lat)
         ex = "%.3f %s %s %.3fs" % (t0, url, cls, lat)
-        if t0 < until.get(url, 0):
+        if t0 < until.get(url, 0) - MARGIN:
             d["hit_fail"] += 1
             bad.append(("error for content in the cache", ph, ex))
             continue
@@ -135,10 +141,12 @@ def main(events_path, players_path, junk_path, results_path):
         else:
             bound = FAST + SLACK
             if ph == "media_slow":
-                bound += FIRST_BYTE[k]
+                bound += 2 * FIRST_BYTE[k]
             if lat > bound:
                 bad.append(("error slower than %.1f s" % bound, ph, ex))
 
+    if not reqs or not phases or base is None:
+        bad.append(("no requests, phases or baseline recorded", "run", ""))
     bl = [r[1] for r in reqs if base and base[0] <= r[0] < base[1]]
     b50, b99, bmax = pct(bl, 50), pct(bl, 99), max(bl) if bl else 0
 

@@ -84,7 +84,8 @@ need nginx python3 timeout awk
 [ -f /usr/lib/nginx/modules/ngx_http_lua_module.so ] ||
     skip "nginx's Lua module is not installed (libnginx-mod-http-lua: scripts/install-deps.sh bench)"
 
-EVENTS=$T/events
+# .log: common.sh keeps it with the other logs when the run fails
+EVENTS=$T/events.log
 now() { date +%s.%N; }
 # elapsed FROM -- seconds since FROM, to the millisecond
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
