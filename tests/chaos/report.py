@@ -28,6 +28,10 @@ and exits 1 when an invariant is broken:
     object waiting for the slow server waits for it to be abandoned, then
     makes its own fetch, which times out too); no connection fails or
     hangs;
+  - while Redis fails (killed, frozen, flapping, failed over) or junk
+    floods the route cache, the players' streams, known before, get no
+    error at all: the router keeps their last route (stale routes,
+    restart grace) and their new segments are fetched;
   - requests are served from the cache during every fault;
   - no panic, MAIN.sess_dropped and MAIN.req_dropped 0;
   - each fault is recovered from, without a reload, within RECOVER s;
@@ -40,6 +44,8 @@ FAST = 1.0      # what "a fast error" means (s)
 SLACK = 1.0     # allowance for a shared, noisy 2-core machine (s)
 RECOVER = 30.0  # a fault must be over this long after it ends (s)
 MARGIN = 0.25   # see "in the cache" above (s)
+REDIS_PHASES = ("redis_kill", "redis_freeze", "redis_flap", "junk_keys",
+                "sentinel_failover")
 # TTL + grace per type, and first-byte timeout (origin-settings.vcl)
 LIFE = {"master": 60 + 30, "playlist": 1 + 5, "segment": 60 + 60}
 FIRST_BYTE = {"master": 2.0, "playlist": 2.0, "segment": 5.0}
@@ -134,6 +140,8 @@ def main(events_path, players_path, junk_path, results_path):
             d["hit_fail"] += 1
             bad.append(("error for content in the cache", ph, ex))
             continue
+        if ph in REDIS_PHASES:
+            bad.append(("error for a known stream while Redis fails", ph, ex))
         if st == 0:
             bad.append(("connection failed or hung", ph, ex))
         elif st < 500:
