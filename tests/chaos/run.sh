@@ -42,7 +42,8 @@
 #                   side with junk)
 #   sentinel_failover  (a second VCL, vcl.load + vcl.use in the calm
 #                   before it, routes through a Sentinel) SENTINEL
-#                   FAILOVER: the replica becomes master
+#                   FAILOVER: the replica becomes master; its recovery
+#                   is counted from the moment the Sentinel names it
 # Per fault, report.py prints what it measured and the verdict (its
 # header says the invariants); the run exits 1 on a violation, 77 when a
 # program is missing.
@@ -293,6 +294,7 @@ recover_probe() {
 			[ "${4:-}" != new ] || reg_cli /dev/null SET "$2" "127.0.0.1:$M_m1" EX 60 >/dev/null 2>&1
 			c=$(curl -s -o /dev/null -m 5 -w '%{http_code}' \
 			    "$ORIGIN/$2/probe-$1-$i.ts")
+			echo "$(elapsed "$3") $c" >>"$T/probe-$1.log"
 			if [ "$c" = 200 ]; then
 				event "recover $1 $(elapsed "$3")"
 				exit 0
@@ -370,11 +372,16 @@ fault_sentinel_failover() {
 	old=$(sentinel_master)
 	timeout 5 redis-cli -p "$SENTINEL_PORT" SENTINEL FAILOVER mymaster |
 	    grep -q OK || fail "SENTINEL FAILOVER refused"
-	FE=$(now)
+	t=$(now)
 	wait_for 30 sh -c "[ \"\$(timeout 2 redis-cli -p $SENTINEL_PORT SENTINEL get-master-addr-by-name mymaster | tr '\n' ' ' | sed 's/ *\$//')\" != '$old' ]" ||
 	    fail "the Sentinel did not fail over"
-	say "failover: master $old -> $(sentinel_master)"
-	sleep_until "$(awk -v a="$FE" -v f="$FAULT" 'BEGIN { printf "%.3f", a + f }')"
+	# the fault is over when the Sentinel names the new master: from
+	# then on a stream registered there must be routed
+	FE=$(now)
+	recover_probe sentinel_failover chaos-new-5 "$FE" new
+	PROBED=1
+	say "failover: master $old -> $(sentinel_master) in $(elapsed "$t") s"
+	sleep_until "$(awk -v a="$t" -v f="$FAULT" 'BEGIN { printf "%.3f", a + f }')"
 }
 
 # before the last phase: the Sentinel topology, and a VCL whose router
@@ -396,17 +403,20 @@ use_sentinel_vcl() {
 }
 
 # phase NAME PROBE_KEY [new] -- calm, fault_NAME, start its recovery
-# probe; the phase's window ends after the next calm period
+# probe (unless fault_NAME did: then it starts when the fault is
+# triggered); the phase's window ends after the next calm period.  Each
+# try of a probe is in probe-NAME.log: seconds since the fault ended and
+# the status.
 PREV=
 phase() {
 	sleep "$CALM"
 	[ -z "$PREV" ] || stats "$PREV"
 	say "fault $1"
-	FS=$(now) FE=
+	FS=$(now) FE= PROBED=
 	"fault_$1"
 	end=$(now)
 	FE=${FE:-$end}
-	recover_probe "$1" "$2" "$FE" ${3:-}
+	[ -n "$PROBED" ] || recover_probe "$1" "$2" "$FE" ${3:-}
 	event "phase $1 $FS $end $(awk -v a="$end" -v c="$CALM" 'BEGIN { printf "%.3f", a + c }')"
 	PREV=$1
 }
