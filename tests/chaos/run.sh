@@ -434,6 +434,12 @@ phase sentinel_failover chaos-new-5 new
 sleep "$CALM"
 stats "$PREV"
 
+# the players' CPU time (utime + stime, in clock ticks) over their run
+lp=$(cat "$T/load.pid")
+cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$lp/stat" 2>/dev/null)
+age=$(awk -v hz="$(getconf CLK_TCK)" -v up="$(cut -d' ' -f1 /proc/uptime)" \
+    '{ printf "%.0f", up - $22 / hz }' "/proc/$lp/stat" 2>/dev/null)
+[ -z "$cpu" ] || say "the players (load.py) used $cpu s of CPU in $age s"
 # the players end (the stop file), the probes have ended
 touch "$T/stop"
 reap "$(cat "$T/load.pid")" 30 ||
