@@ -14,7 +14,8 @@
 #   sr_alive PIDFILE                 the process in PIDFILE runs
 #   sr_stop PIDFILE SECONDS SIG...   each SIG in turn until it is gone
 #   sr_wait_for SECONDS CMD...       until CMD succeeds, at most SECONDS
-#   sr_redis_start PIDFILE ADDR      ADDR: /unix/socket or a TCP port
+#   sr_redis_start PIDFILE ADDR [redis-server options]
+#                                    ADDR: /unix/socket or a TCP port
 #   sr_redis_cli ADDR ARGS...
 #   sr_varnish_start PIDFILE WORKDIR LISTEN VCL VCL_PATH [varnishd args]
 #                                    (after those of etc/varnishd.params)
@@ -77,8 +78,9 @@ sr_wait_for() {
 	done
 }
 
-# redis-server on loopback, no persistence; ADDR is a unix socket path
-# (no TCP port then) or a TCP port on 127.0.0.1
+# redis-server on loopback, no persistence, with the options given after
+# ADDR; ADDR is a unix socket path (no TCP port then) or a TCP port on
+# 127.0.0.1
 sr_redis_cli() {
 	_a=$1
 	shift
@@ -89,12 +91,13 @@ sr_redis_cli() {
 }
 _sr_redis_pong() { sr_redis_cli "$1" ping 2>/dev/null | grep -q PONG; }
 sr_redis_start() {
-	case $2 in
-	/*)	set -- "$1" "$2" --port 0 --unixsocket "$2" --unixsocketperm 777 ;;
-	*)	set -- "$1" "$2" --bind 127.0.0.1 --port "$2" ;;
-	esac
 	_pf=$1 _addr=$2
 	shift 2
+	# the caller's options (e.g. --replicaof) come after ours
+	case $_addr in
+	/*)	set -- --port 0 --unixsocket "$_addr" --unixsocketperm 777 "$@" ;;
+	*)	set -- --bind 127.0.0.1 --port "$_addr" "$@" ;;
+	esac
 	redis-server "$@" --save '' --appendonly no --daemonize yes \
 	    --pidfile "$_pf" --logfile "${_pf%.pid}.log" || return 1
 	sr_wait_for 10 _sr_redis_pong "$_addr"

@@ -214,7 +214,7 @@ wait_for 10 sh -c "[ \"\$(redis-cli -s '$REDIS' DBSIZE)\" -ge $STREAMS ]" ||
     fail "the registrar did not register $STREAMS streams"
 
 # redis_tcp_start NAME PORT [OPTIONS] -- a Redis in $T/NAME on
-# 127.0.0.1:PORT (stack.sh's sr_redis_start takes no options of ours);
+# 127.0.0.1:PORT, with a --dir of its own (a replica loads its RDB there);
 # replication without files
 redis_tcp_start() {
 	d=$T/$1 p=$2
