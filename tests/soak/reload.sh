@@ -272,27 +272,34 @@ child_rss_kb() {
 stat1() { varnishstat -n "$VARNISH_N" -1 -f "$1" | awk '{s += $2} END {print s + 0}'; }
 statn() { varnishstat -n "$VARNISH_N" -1 -f "$1" | wc -l; }
 SAMPLES=$T/samples.tsv
-printf 'cycle\tkind\tsecs\tvcls\twarm\tn_vcl\tbackend_list\tvbe\tsr_backends\tn_backend\tsr_segments\tvsm_kb\tvsm_child_kb\trss_kb\trss_anon_kb\tthreads\trequests\tfailed\n' >"$SAMPLES"
+printf 'cycle\tkind\tsecs\tvcls\tvcls_after\twarm\tbackend_list\tvbe\tsr_backends\tn_backend\tsr_segments\tvsm_kb\tvsm_child_kb\trss_kb\trss_anon_kb\tthreads\trequests\tfailed\n' >"$SAMPLES"
 T0=$(date +%s)
-# sample CYCLE KIND -- once the active VCL has made its backends
+# sample CYCLE KIND -- once the active VCL has made its backends.  The
+# retired VCLs are freed as they cool, at any moment: vcl.list is read
+# before (vcls) and after (vcls_after) the counters, which are one
+# varnishstat snapshot; no VCL is loaded in between.
+vs() { awk -v p="$1" '$1 ~ p {s += $2; n++} END {print ('"$2"') + 0}' "$T/stat.txt"; }
 sample() {
 	act=$(active_vcl)
 	wait_for 60 has_backends "$act" ||
 	    fail "cycle $1: $act made $(vcl_backends "$act") backends in 60 s, not $SERVERS"
 	vcl_list >"$T/vcl.list"
+	varnishstat -n "$VARNISH_N" -1 >"$T/stat.txt"
+	bl=$(vadm backend.list | tail -n +2 | grep -c .)
+	vcl_list >"$T/vcl.list.after"
 	CHILD=$(child_pid)
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
 	    "$1" "$2" $(($(date +%s) - T0)) "$(grep -c . "$T/vcl.list")" \
+	    "$(grep -c . "$T/vcl.list.after")" \
 	    "$(awk '$3 == "warm"' "$T/vcl.list" | wc -l)" \
-	    "$(stat1 MAIN.n_vcl)" "$(vadm backend.list | tail -n +2 | grep -c .)" \
-	    "$(statn 'VBE.*.happy')" "$(stat1 'STREAMROUTE.*.backends')" \
-	    "$(stat1 MAIN.n_backend)" "$(statn 'STREAMROUTE.*.lookups')" \
+	    "$bl" "$(vs '^VBE\\..*\\.happy$' n)" "$(vs '^STREAMROUTE\\..*\\.backends$' s)" \
+	    "$(vs '^MAIN\\.n_backend$' s)" "$(vs '^STREAMROUTE\\..*\\.lookups$' n)" \
 	    "$(du -sk "$VARNISH_N" | cut -f1)" \
 	    "$(du -sk "$VARNISH_N/_.vsm_child" | cut -f1)" \
-	    "$(child_rss_kb VmRSS)" "$(child_rss_kb RssAnon)" "$(stat1 MAIN.threads)" \
+	    "$(child_rss_kb VmRSS)" "$(child_rss_kb RssAnon)" "$(vs '^MAIN\\.threads$' s)" \
 	    "$(wc -l <"$T/players/requests.log")" \
 	    "$(awk '$2 != 200' "$T/players/requests.log" | wc -l)" >>"$SAMPLES"
-	tail -n 1 "$SAMPLES" | awk -v n="$E2E_NAME" '{printf "%s: cycle %s (%s) %ss: vcls %s (%s warm) backends %s/%s/%s/%s vsm %s KB rss %s KB (anon %s KB) requests %s failed %s\n", n, $1, $2, $3, $4, $5, $7, $8, $9, $10, $12, $14, $15, $17, $18}' >&2
+	tail -n 1 "$SAMPLES" | awk -v n="$E2E_NAME" '{printf "%s: cycle %s (%s) %ss: vcls %s (%s warm) backends %s/%s/%s/%s vsm %s KB rss %s KB (anon %s KB) requests %s failed %s\n", n, $1, $2, $3, $4, $6, $7, $8, $9, $10, $12, $14, $15, $17, $18}' >&2
 }
 sample 0 start
 
@@ -368,10 +375,13 @@ NR == 2 { vsmbase = v("vsm_kb") }
 $1 >= from {
 	at = " cycle " $1 " (" $2 "):"
 	if (v("backend_list") != n) bad = bad at " backend.list " v("backend_list") ";"
-	if (v("sr_backends") != n * v("vcls") || v("n_backend") != n * v("vcls"))
-		bad = bad at " " v("vcls") " VCLs hold " v("sr_backends") " backends (n_backend " v("n_backend") ");"
+	# each router (one per VCL) holds exactly its n backends
+	if (v("sr_backends") != n * v("sr_segments") || v("n_backend") != v("sr_backends"))
+		bad = bad at " " v("sr_segments") " routers hold " v("sr_backends") " backends (n_backend " v("n_backend") ");"
+	# and there is one router per VCL listed (between the two reads)
+	if (v("sr_segments") > v("vcls") || v("sr_segments") < v("vcls_after"))
+		bad = bad at " " v("sr_segments") " routers for " v("vcls_after") "-" v("vcls") " VCLs;"
 	if (v("vbe") > n * v("vcls")) bad = bad at " " v("vbe") " VBE sets;"
-	if (v("sr_segments") != v("vcls")) bad = bad at " " v("sr_segments") " router counter sets;"
 	if ($2 == "settled" && (v("vcls") != 1 || v("vbe") != n || v("sr_backends") != n))
 		bad = bad at " settled with " v("vcls") " VCLs, " v("vbe") "/" v("sr_backends") " backends;"
 	if (v("vcls") > vmax) vmax = v("vcls")
