@@ -79,8 +79,10 @@ double sr_redis_wait_bound(const struct sr_redis *);
  */
 double sr_redis_restarted(const struct sr_redis *);
 struct redisContext;
-struct redisContext *sr_redis_connect_push(const struct sr_redis *,
-    char *why, size_t whylen);
+struct redisContext *sr_redis_connect_push(struct sr_redis *,
+    unsigned *gen, char *why, size_t whylen);
+/* Goes up at each master switch Sentinel announces */
+unsigned sr_redis_generation(const struct sr_redis *);
 const struct sr_redis_cfg *sr_redis_config(const struct sr_redis *);
 
 /* vmod_streamroute_push.c */

@@ -28,9 +28,13 @@
  * (sr_cache_push_up).  The thread reconnects with a backoff from
  * SR_PUSH_BACKOFF_MIN doubling to SR_PUSH_BACKOFF_MAX (+-25%), through
  * Sentinel when the router has Sentinels, so it follows a failover as
- * the pool does.  A connection that stays silent is checked with a PING
- * (allowed in subscribe mode): a Redis that vanished without closing
- * the connection is found within 3 x SR_PUSH_IDLE.
+ * the pool does.  A failover need not break the connection (the old
+ * master may stay up, a master, until Sentinel demotes it), so the
+ * thread also leaves it within SR_PUSH_TICK of the pool seeing Sentinel
+ * name another master (sr_redis_generation()).  A connection that stays
+ * silent is checked with a PING (allowed in subscribe mode): a Redis
+ * that vanished without closing the connection is found within
+ * 3 x SR_PUSH_IDLE.
  *
  * Stopping: COLD sets stopping and shuts the socket down, which wakes
  * the thread from poll(2) at once; a connect in progress ends within
@@ -61,6 +65,7 @@
 #define SR_PUSH_BACKOFF_MIN	0.1	/* s, first reconnect */
 #define SR_PUSH_BACKOFF_MAX	2.0	/* s */
 #define SR_PUSH_IDLE		5.0	/* s of silence before a PING */
+#define SR_PUSH_TICK		1.0	/* s, to look at the pool's master */
 
 struct sr_push {
 	unsigned		magic;
@@ -297,7 +302,7 @@ sr_push_check_config(struct sr_push *p, redisContext *c)
  * timeout, and a message that comes between them is handled.
  */
 static redisContext *
-sr_push_connect(struct sr_push *p, char *why, size_t whylen)
+sr_push_connect(struct sr_push *p, unsigned *gen, char *why, size_t whylen)
 {
 	redisContext *c;
 	redisReply *reply;
@@ -305,7 +310,7 @@ sr_push_connect(struct sr_push *p, char *why, size_t whylen)
 	unsigned want = 0;
 	int ok = 1;
 
-	c = sr_redis_connect_push(p->redis, why, whylen);
+	c = sr_redis_connect_push(p->redis, gen, why, whylen);
 	if (c == NULL)
 		return (NULL);
 	if (redisSetTimeout(c,
@@ -365,7 +370,7 @@ sr_push_connect(struct sr_push *p, char *why, size_t whylen)
  * stop.  Returns why it ended.
  */
 static const char *
-sr_push_listen(struct sr_push *p, redisContext *c)
+sr_push_listen(struct sr_push *p, redisContext *c, unsigned gen)
 {
 	struct pollfd pfd;
 	void *reply;
@@ -378,22 +383,25 @@ sr_push_listen(struct sr_push *p, redisContext *c)
 		pfd.fd = c->fd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
-		n = poll(&pfd, 1, (int)(SR_PUSH_IDLE * 1e3));
+		n = poll(&pfd, 1, (int)(SR_PUSH_TICK * 1e3));
 		AZ(pthread_mutex_lock(&p->mtx));
 		done = p->stopping;
 		AZ(pthread_mutex_unlock(&p->mtx));
 		if (done)
 			return (NULL);
+		if (sr_redis_generation(p->redis) != gen)
+			return ("Sentinel names another master");
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return ("poll failed");
 		now = VTIM_mono();
 		if (n == 0) {
+			/* a PING after each SR_PUSH_IDLE of silence */
+			if (now - last < SR_PUSH_IDLE * (pinged + 1))
+				continue;
 			if (pinged >= 2)
 				return ("no answer to PING");
-			if (now - last < SR_PUSH_IDLE)
-				continue;
 			/* silent: is Redis still there? */
 			pinged++;
 			if (redisAppendCommand(c, "PING") != REDIS_OK)
@@ -428,7 +436,7 @@ sr_push_thread(void *priv)
 	redisContext *c;
 	double backoff;
 	const char *lost;
-	unsigned connected = 0, failing = 0, stop;
+	unsigned connected = 0, failing = 0, stop, gen;
 	char why[160];
 
 	CAST_OBJ_NOTNULL(p, priv, SR_PUSH_MAGIC);
@@ -444,7 +452,7 @@ sr_push_thread(void *priv)
 		else
 			backoff = SR_PUSH_BACKOFF_MAX;
 
-		c = sr_push_connect(p, why, sizeof why);
+		c = sr_push_connect(p, &gen, why, sizeof why);
 		if (c == NULL) {
 			/* once per outage: the pool logs Redis down too */
 			if (!failing)
@@ -470,7 +478,7 @@ sr_push_thread(void *priv)
 		(void)sr_cache_push_up(p->cache, VTIM_mono());
 		sr_push_log(p, SLT_VCL_Log, "subscribed", NULL);
 
-		lost = sr_push_listen(p, c);
+		lost = sr_push_listen(p, c, gen);
 
 		sr_cache_push_down(p->cache);
 		p->vsc->push_connected = 0;

@@ -62,6 +62,21 @@
  * Restarts.  Each new connection asks INFO server before its first
  * command, so a Redis that came back empty is known as restarted (its
  * run_id changed) before any answer from it is returned.
+ *
+ * Sentinel.  A failover does not always break the connections to the
+ * old master: after SENTINEL FAILOVER (or a partition) the old master
+ * stays up, and stays a master, until Sentinel demotes it some 10 s
+ * later, and meanwhile it answers with what it had before the switch.
+ * So the pool remembers the master Sentinel named last (asked at each
+ * new connection, and by the probe thread at each tick while Redis is
+ * up), and when Sentinel names another one, the generation of the pool
+ * goes up: idle connections are closed at once, and each connection in
+ * use, which carries the generation it was opened in, is closed when it
+ * comes back, so the next look-ups connect to the new master.  The push
+ * subscriber watches the same generation.  Answers are numbered in the
+ * order they were asked, so a slow answer from before a switch does not
+ * switch back.  A Sentinel that does not answer a tick changes nothing:
+ * Redis is not marked down for it, and no request ever waits for it.
  */
 
 #include "config.h"
@@ -150,6 +165,12 @@ struct sr_redis {
 	redisContext		**idle;
 	unsigned		nidle;
 	unsigned		nconns;		/* idle, in a batch, connecting */
+
+	/* what Sentinel said: under mtx, gen also read atomically */
+	char			master[SR_TARGET_MAX];	/* "": not asked yet */
+	unsigned		gen;		/* master switches seen */
+	uint64_t		asked;		/* Sentinel questions, numbered */
+	uint64_t		heard;		/* the latest answer recorded */
 
 	pthread_cond_t		probe_cond;
 	pthread_t		prober;
@@ -446,18 +467,28 @@ sr_redis_restarted(const struct sr_redis *r)
 	return (t);
 }
 
+/* Pool lock held */
 static void
-sr_redis_close_idle(struct sr_redis *r)
+sr_redis_close_idle_locked(struct sr_redis *r)
 {
 	redisContext *c;
 
 	CHECK_OBJ_NOTNULL(r, SR_REDIS_MAGIC);
-	Lck_Lock(&r->mtx);
+	Lck_AssertHeld(&r->mtx);
 	while (r->nidle > 0) {
 		c = r->idle[--r->nidle];
 		r->nconns--;
 		redisFree(c);
 	}
+}
+
+static void
+sr_redis_close_idle(struct sr_redis *r)
+{
+
+	CHECK_OBJ_NOTNULL(r, SR_REDIS_MAGIC);
+	Lck_Lock(&r->mtx);
+	sr_redis_close_idle_locked(r);
 	Lck_Unlock(&r->mtx);
 }
 
@@ -623,22 +654,77 @@ sr_redis_open(const struct sr_redis *r, const char *host, int port,
 	return (c);
 }
 
+unsigned
+sr_redis_generation(const struct sr_redis *r)
+{
+
+	CHECK_OBJ_NOTNULL(r, SR_REDIS_MAGIC);
+	return (__atomic_load_n(&r->gen, __ATOMIC_ACQUIRE));
+}
+
+/*
+ * Sentinel named master, in its answer to question number ticket.
+ * Returns the generation a connection to that master belongs to: the
+ * current one, or an older one (so that the connection is closed when
+ * it comes back) when a newer answer named another master.
+ */
+static unsigned
+sr_redis_master_seen(struct sr_redis *r, struct vsl_log *vsl,
+    uint64_t ticket, const struct sr_target *master, const char *sentinel)
+{
+	char buf[SR_TARGET_MAX * 2 + 80];
+	unsigned gen, switched = 0;
+
+	Lck_Lock(&r->mtx);
+	if (ticket > r->heard) {
+		r->heard = ticket;
+		if (strcmp(r->master, master->addr)) {
+			if (r->master[0] != '\0') {
+				switched = 1;
+				bprintf(buf, "%s -> %s (sentinel %.60s)",
+				    r->master, master->addr, sentinel);
+				__atomic_store_n(&r->gen, r->gen + 1,
+				    __ATOMIC_RELEASE);
+				/* in use: closed when they come back */
+				sr_redis_close_idle_locked(r);
+			}
+			bprintf(r->master, "%s", master->addr);
+		}
+	}
+	gen = r->gen;
+	if (strcmp(r->master, master->addr))
+		gen--;
+	Lck_Unlock(&r->mtx);
+	if (switched) {
+		SR_COUNT(r->vsc, redis_master_switches);
+		sr_redis_log(r, vsl, SLT_Error, "master switched", buf);
+	}
+	return (gen);
+}
+
 /*
  * Asks each Sentinel in turn where the master is now.  Asked at every
- * new connection, which is rare: connections are pooled.
+ * new connection, which is rare: connections are pooled, and by the
+ * probe thread at each tick (quiet: an unreachable Sentinel would be
+ * logged every second).  *gen is the generation of a connection to
+ * the master named.
  */
 static int
-sr_redis_master(const struct sr_redis *r, struct vsl_log *vsl,
-    struct sr_target *master, char *why, size_t whylen)
+sr_redis_master(struct sr_redis *r, struct vsl_log *vsl, int quiet,
+    struct sr_target *master, unsigned *gen, char *why, size_t whylen)
 {
 	const struct sr_target *s;
 	redisContext *c;
 	redisReply *reply;
 	const char *argv[3], *err;
 	char addr[SR_TARGET_MAX + 8], buf[160];
+	uint64_t ticket;
 	unsigned u;
 	int found;
 
+	Lck_Lock(&r->mtx);
+	ticket = ++r->asked;
+	Lck_Unlock(&r->mtx);
 	argv[0] = "SENTINEL";
 	argv[1] = "get-master-addr-by-name";
 	argv[2] = r->cfg.master;
@@ -647,7 +733,9 @@ sr_redis_master(const struct sr_redis *r, struct vsl_log *vsl,
 		s = &r->cfg.sentinels.targets[u];
 		c = sr_redis_open(r, s->ip, (int)s->port, buf, sizeof buf);
 		if (c == NULL) {
-			sr_redis_log(r, vsl, SLT_Error, "sentinel connect", buf);
+			if (!quiet)
+				sr_redis_log(r, vsl, SLT_Error,
+				    "sentinel connect", buf);
 			continue;
 		}
 		reply = sr_conn_command(c, r->cfg.timeout, 3, argv);
@@ -669,7 +757,9 @@ sr_redis_master(const struct sr_redis *r, struct vsl_log *vsl,
 		else if (reply->type == REDIS_REPLY_ERROR)
 			err = reply->str;
 		if (!found) {
-			sr_redis_log(r, vsl, SLT_Error, "sentinel", err);
+			if (!quiet)
+				sr_redis_log(r, vsl, SLT_Error, "sentinel",
+				    err);
 			snprintf(why, whylen, "sentinel %.60s: %.80s", s->addr,
 			    err);
 		} else if (vsl != NULL)
@@ -679,8 +769,11 @@ sr_redis_master(const struct sr_redis *r, struct vsl_log *vsl,
 		if (reply != NULL)
 			freeReplyObject(reply);
 		redisFree(c);
-		if (found)
+		if (found) {
+			*gen = sr_redis_master_seen(r, vsl, ticket, master,
+			    s->addr);
 			return (1);
+		}
 	}
 	return (0);
 }
@@ -763,7 +856,7 @@ sr_redis_info(const struct sr_redis *r, struct vsl_log *vsl, redisContext *c,
  * sentinels), past AUTH when a password is set; or NULL and why.
  */
 static redisContext *
-sr_redis_open_master(const struct sr_redis *r, struct vsl_log *vsl,
+sr_redis_open_master(struct sr_redis *r, struct vsl_log *vsl, unsigned *gen,
     char *why, size_t whylen)
 {
 	struct sr_target master;
@@ -772,13 +865,15 @@ sr_redis_open_master(const struct sr_redis *r, struct vsl_log *vsl,
 	char buf[128];
 
 	if (r->cfg.sentinels.n > 0) {
-		if (!sr_redis_master(r, vsl, &master, why, whylen))
+		if (!sr_redis_master(r, vsl, 0, &master, gen, why, whylen))
 			return (NULL);
 		c = sr_redis_open(r, master.ip, (int)master.port, buf,
 		    sizeof buf);
-	} else
+	} else {
+		*gen = sr_redis_generation(r);
 		c = sr_redis_open(r, r->cfg.host, r->cfg.port, buf,
 		    sizeof buf);
+	}
 	if (c == NULL) {
 		snprintf(why, whylen, "connect: %.100s", buf);
 		return (NULL);
@@ -794,16 +889,16 @@ sr_redis_open_master(const struct sr_redis *r, struct vsl_log *vsl,
 	return (c);
 }
 
-/* Returns a connection ready for commands, or NULL and why. */
+/* Returns a connection ready for commands and its generation, or NULL. */
 static redisContext *
-sr_redis_connect(const struct sr_redis *r, struct vsl_log *vsl, char *why,
-    size_t whylen)
+sr_redis_connect(struct sr_redis *r, struct vsl_log *vsl, unsigned *gen,
+    char *why, size_t whylen)
 {
 	redisContext *c;
 	const char *argv[2];
 	char db[24];
 
-	c = sr_redis_open_master(r, vsl, why, whylen);
+	c = sr_redis_open_master(r, vsl, gen, why, whylen);
 	if (c == NULL)
 		return (NULL);
 	if (r->cfg.database != 0) {
@@ -827,14 +922,17 @@ sr_redis_connect(const struct sr_redis *r, struct vsl_log *vsl, char *why,
  * the master Sentinel names now, as the pool's connections are, with
  * AUTH; no SELECT (channels are not per database) and no INFO.  It
  * leaves the shared health record alone: a subscriber that cannot
- * subscribe makes no look-up fail.
+ * subscribe makes no look-up fail.  *gen is to be compared with
+ * sr_redis_generation(): when it differs, Sentinel names another master.
  */
 struct redisContext *
-sr_redis_connect_push(const struct sr_redis *r, char *why, size_t whylen)
+sr_redis_connect_push(struct sr_redis *r, unsigned *gen, char *why,
+    size_t whylen)
 {
 
 	CHECK_OBJ_NOTNULL(r, SR_REDIS_MAGIC);
-	return (sr_redis_open_master(r, NULL, why, whylen));
+	AN(gen);
+	return (sr_redis_open_master(r, NULL, gen, why, whylen));
 }
 
 const struct sr_redis_cfg *
@@ -859,7 +957,7 @@ sr_jitter(double d)
 
 /* A connect and a PING: returns the connection when Redis answered. */
 static redisContext *
-sr_redis_probe(struct sr_redis *r)
+sr_redis_probe(struct sr_redis *r, unsigned *gen)
 {
 	const char *argv[1] = { "PING" };
 	redisContext *c;
@@ -868,7 +966,7 @@ sr_redis_probe(struct sr_redis *r)
 	int up;
 
 	SR_COUNT(r->vsc, redis_probes);
-	c = sr_redis_connect(r, NULL, why, sizeof why);
+	c = sr_redis_connect(r, NULL, gen, why, sizeof why);
 	if (c == NULL)
 		return (NULL);
 	reply = sr_conn_command(c, r->cfg.timeout, 1, argv);
@@ -889,7 +987,10 @@ static void *
 sr_redis_prober(void *priv)
 {
 	struct sr_redis *r;
+	struct sr_target master;
 	redisContext *c;
+	unsigned gen;
+	char why[160];
 
 	CAST_OBJ_NOTNULL(r, priv, SR_REDIS_MAGIC);
 	Lck_Lock(&r->mtx);
@@ -898,13 +999,21 @@ sr_redis_prober(void *priv)
 			/* a tick: another router may mark Redis down */
 			(void)Lck_CondWaitUntil(&r->probe_cond, &r->mtx,
 			    VTIM_real() + sr_jitter(r->cfg.retry_after));
+			if (r->stopping || r->cfg.sentinels.n == 0 ||
+			    sr_health_is_down(r->health))
+				continue;
+			/* has Sentinel named another master? */
+			Lck_Unlock(&r->mtx);
+			(void)sr_redis_master(r, NULL, 1, &master, &gen, why,
+			    sizeof why);
+			Lck_Lock(&r->mtx);
 			continue;
 		}
 		Lck_Unlock(&r->mtx);
-		c = sr_redis_probe(r);
+		c = sr_redis_probe(r, &gen);
 		Lck_Lock(&r->mtx);
 		if (c != NULL && r->nconns < r->cfg.max_conns &&
-		    !r->stopping) {
+		    !r->stopping && gen == r->gen) {
 			r->idle[r->nidle++] = c;
 			r->nconns++;
 			sr_redis_kick(r);
@@ -1093,7 +1202,7 @@ sr_batch_answer(struct sr_redis *r, struct sr_rq *rq, const redisReply *reply)
  */
 static redisContext *
 sr_batch_send(struct sr_redis *r, struct vsl_log *vsl, redisContext *c,
-    int fresh, struct sr_rq * const *batch, unsigned n)
+    unsigned *gen, int fresh, struct sr_rq * const *batch, unsigned n)
 {
 	redisReply *reply;
 	double deadline;
@@ -1144,7 +1253,7 @@ sr_batch_send(struct sr_redis *r, struct vsl_log *vsl, redisContext *c,
 		redisFree(c);
 		sr_redis_close_idle(r);
 		SR_COUNT(r->vsc, redis_connects);
-		c = sr_redis_connect(r, vsl, why, sizeof why);
+		c = sr_redis_connect(r, vsl, gen, why, sizeof why);
 		if (c == NULL) {
 			SR_COUNT(r->vsc, redis_errors);
 			got = 0;
@@ -1186,7 +1295,7 @@ sr_redis_ask(struct sr_redis *r, struct vsl_log *vsl, struct sr_rq *rq)
 	struct sr_rq *batch[SR_BATCH_MAX];
 	redisContext *c;
 	double t0, now, deadline;
-	unsigned n, u, waited;
+	unsigned n, u, waited, gen;
 	int fresh;
 	char why[160];
 
@@ -1211,13 +1320,15 @@ sr_redis_ask(struct sr_redis *r, struct vsl_log *vsl, struct sr_rq *rq)
 			continue;
 		}
 		if (r->nidle > 0) {
+			/* a switch closes the idle ones: this one is current */
 			c = r->idle[--r->nidle];
+			gen = r->gen;
 			fresh = 0;
 		} else if (r->nconns < r->cfg.max_conns) {
 			r->nconns++;
 			Lck_Unlock(&r->mtx);
 			SR_COUNT(r->vsc, redis_connects);
-			c = sr_redis_connect(r, vsl, why, sizeof why);
+			c = sr_redis_connect(r, vsl, &gen, why, sizeof why);
 			if (c == NULL) {
 				SR_COUNT(r->vsc, redis_errors);
 				sr_redis_log(r, vsl, SLT_Error, why, NULL);
@@ -1260,9 +1371,10 @@ sr_redis_ask(struct sr_redis *r, struct vsl_log *vsl, struct sr_rq *rq)
 		 * costs under a burst.  The batch after the budget is one
 		 * more bounded batch: see the bounds at the top.
 		 */
-		while ((n = sr_redis_take(r, rq, batch)) > 0) {
+		while (gen == r->gen &&
+		    (n = sr_redis_take(r, rq, batch)) > 0) {
 			Lck_Unlock(&r->mtx);
-			c = sr_batch_send(r, vsl, c, fresh, batch, n);
+			c = sr_batch_send(r, vsl, c, &gen, fresh, batch, n);
 			Lck_Lock(&r->mtx);
 			for (u = 0; u < n; u++)
 				sr_rq_done(batch[u], batch[u]->why);
@@ -1270,10 +1382,14 @@ sr_redis_ask(struct sr_redis *r, struct vsl_log *vsl, struct sr_rq *rq)
 			if (c == NULL || VTIM_mono() >= deadline)
 				break;
 		}
-		if (c != NULL)
+		if (c != NULL && gen == r->gen)
 			r->idle[r->nidle++] = c;
-		else
+		else {
+			/* lost, or to a master Sentinel no longer names */
+			if (c != NULL)
+				redisFree(c);
 			r->nconns--;
+		}
 		sr_redis_kick(r);
 	}
 	Lck_Unlock(&r->mtx);
