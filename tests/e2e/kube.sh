@@ -11,9 +11,8 @@
 # 10001 on a read-only root, and removes what it created (podman kube
 # down, its network).  The peer-watcher must not reload while its peer
 # set stays the same, and must render and reload once when a peer appears
-# (a pod of the test's, named in the set) and once when it goes.  The
-# cluster VCL itself is another part's: with a renderer that does not know
-# SR_CLUSTER_PEERS the reload loads the same settings.  Last, a failover:
+# (a pod of the test's, named in the set) and once when it goes (the
+# cluster VCL itself is tested by cluster.sh).  Last, a failover:
 # the master's pod stops, the Sentinels promote a replica, the origin
 # follows, and the old master's pod comes back as a replica.
 #
@@ -22,18 +21,16 @@
 # runAsNonRoot and fsGroup: those are checked in the rendered YAML only.
 # Images, pods, network: localhost/streamroute:kube-test, streamroute-kube*.
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/podman.sh"
 need kubectl podman python3 ffmpeg ffprobe curl ss
-command -v runc >/dev/null 2>&1 || skip "runc is not installed (scripts/install-deps.sh test)"
 command -v catatonit >/dev/null 2>&1 ||
     skip "catatonit is not installed: podman builds its pods' pause image with it (scripts/install-deps.sh test)"
-[ "$(id -u)" -eq 0 ] || skip "needs root (podman with runc, cgroupfs)"
 python3 -c 'import yaml' 2>/dev/null || skip "python3-yaml is not installed"
 [ -x /usr/lib/cni/dnsname ] || [ "$(podman info --format '{{.Host.NetworkBackend}}' 2>/dev/null)" = netavark ] ||
     skip "podman's CNI has no dnsname plugin: pod names would not resolve (scripts/install-deps.sh test)"
 
 K8S=$REPO/deploy/k8s
 IMAGE=localhost/streamroute:kube-test
-BASE=docker.io/library/debian:bookworm
 PLAY=${E2E_PLAY_SECONDS:-15}
 NET=streamroute-kube-$$
 
@@ -49,31 +46,11 @@ say "kubectl kustomize ($(kubectl version --client --short 2>/dev/null || kubect
 python3 "$K8S/check-manifests.py" "$T/base.yaml" "$T/overlays-cluster.yaml" ||
     fail "the rendered manifests do not hold together (above)"
 
-# 3. podman: its configuration for this machine, without touching /etc
-# (as tests/e2e/container.sh: runc, cgroupfs, the ulimits podman has)
-podman system service --time=5 "unix://$T/podman.sock" >/dev/null 2>&1 &
-spid=$!
-sleep 1
-limit() {
-	awk -v n="$1" 'index($0, n) == 1 {print $(NF - 2) ":" $(NF - 1)}' "/proc/$spid/limits" 2>/dev/null ||
-	    awk -v n="$1" 'index($0, n) == 1 {print $(NF - 2) ":" $(NF - 1)}' /proc/$$/limits
-}
-NOFILE=$(limit 'Max open files')
-NPROC=$(limit 'Max processes')
-kill "$spid" 2>/dev/null
-wait "$spid" 2>/dev/null
-cat >"$T/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=$NOFILE", "nproc=$NPROC"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-CONF
-export CONTAINERS_CONF="$T/containers.conf"
+# 3. podman: its configuration for this machine, without touching /etc,
+# and the base image (tests/e2e/lib/podman.sh, as container.sh)
+podman_setup
+podman_base_image
 
-podman image exists "$BASE" ||
-    skip "no $BASE image: tests/e2e/container.sh makes it (debootstrap)"
 say "building $IMAGE (log: build.log)"
 before=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null)
 podman build --ulimit "nofile=$NOFILE" --ulimit "nproc=$NPROC" \

@@ -1,5 +1,5 @@
 # tests/e2e/lib/podman.sh -- sourced after common.sh by the tests that
-# run containers (container.sh, package.sh).
+# run containers (container.sh, kube.sh, package.sh).
 #
 # podman_setup: podman's configuration for this machine, without touching
 # /etc (CONTAINERS_CONF in $T): runc (crun refuses this kernel's hybrid
