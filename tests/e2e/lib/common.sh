@@ -200,7 +200,9 @@ start_access_log() {
 	    fail "varnishncsa did not start"
 	track "$T/varnishncsa.pid"
 }
-vadm() { varnishadm -n "$VARNISH_N" "$@"; }
+# varnishadm waits 5 s for an answer by default: a vcl.load compiles C,
+# which takes longer than that on a loaded machine (or under ASan)
+vadm() { varnishadm -t 120 -n "$VARNISH_N" "$@"; }
 vstat() { varnishstat -n "$VARNISH_N" -1 -f "$1" | awk '{s += $2} END {print s + 0}'; }
 
 # wait_stream KEY [SECONDS] -- until the origin serves the stream

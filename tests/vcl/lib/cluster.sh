@@ -32,7 +32,7 @@ while [ $i -le "$n" ]; do
 	sh "$lib/settings.sh" "$dir/c$i" --cluster-peers "$peers" \
 	    --cluster-self "127.0.0.1:$(cat "$dir/o$i.port")" "$@" || exit 1
 	ln -sf "$lib/../../../vcl/cluster.vcl" "$dir/c$i/streamroute/cluster.vcl"
-	varnishadm -n "$dir/o$i" vcl.load cluster "$lib/../../../vcl/origin.vcl" &&
+	varnishadm -t 120 -n "$dir/o$i" vcl.load cluster "$lib/../../../vcl/origin.vcl" &&
 	    varnishadm -n "$dir/o$i" vcl.use cluster >/dev/null || exit 1
 	i=$((i + 1))
 done
