@@ -105,7 +105,7 @@ run() {
 		ln -s "$VCL_DIR/cluster.vcl" "$d/vcl/streamroute/cluster.vcl"
 		sr_varnish_start "$d.pid" "$d/n" "127.0.0.1:$port" \
 		    "$VCL_DIR/origin.vcl" "$d/vcl:$VCL_DIR:/usr/share/varnish/vcl" \
-		    -p "vmod_path=$VMOD_DIR:$(pkg-config --variable=vmoddir varnishapi 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/varnish/vmods)" \
+		    -p "vmod_path=$VMOD_PATH" \
 		    -s malloc,128m ||
 		    { cat "$d.log" >&2; fail "origin $i did not start"; }
 		track "$d.pid"

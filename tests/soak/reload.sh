@@ -166,7 +166,7 @@ EOF
 	free_port ORIGIN_PORT
 	sr_varnish_start "$T/varnishd.pid" "$VARNISH_N" "127.0.0.1:$ORIGIN_PORT" \
 	    "$VCL_DIR/origin.vcl" "$T/vcl:$VCL_DIR:/usr/share/varnish/vcl" \
-	    -p "vmod_path=$VMOD_DIR:$(pkg-config --variable=vmoddir varnishapi 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/varnish/vmods)" \
+	    -p "vmod_path=$VMOD_PATH" \
 	    -s malloc,64m -p cli_timeout=600 ||
 	    { cat "$T/varnishd.log" >&2; fail "varnishd did not start"; }
 	track "$T/varnishd.pid"

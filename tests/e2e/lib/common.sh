@@ -18,6 +18,9 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 DEMO=$REPO/demo
 BUILD=${STREAMROUTE_BUILD:-$REPO}
 VMOD_DIR=$BUILD/src/.libs
+# varnishd's vmod_path: the VMOD just built, then the system's (vmod_std,
+# vmod_directors)
+VMOD_PATH=$VMOD_DIR:$(pkg-config --variable=vmoddir varnishapi 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/varnish/vmods)
 VCL_DIR=$REPO/vcl
 ARTEFACTS=${E2E_ARTEFACTS:-$REPO/tests/e2e/artefacts}
 SR_REPO=$REPO
@@ -185,7 +188,7 @@ start_varnish() {
 	free_port ORIGIN_PORT
 	sr_varnish_start "$T/varnishd.pid" "$VARNISH_N" "127.0.0.1:$ORIGIN_PORT" \
 	    "$VCL_DIR/origin.vcl" "$T/vcl:$VCL_DIR:/usr/share/varnish/vcl" \
-	    -p "vmod_path=$VMOD_DIR:$(pkg-config --variable=vmoddir varnishapi 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/varnish/vmods)" \
+	    -p "vmod_path=$VMOD_PATH" \
 	    -s malloc,64m ||
 	    { cat "$T/varnishd.log" >&2; fail "varnishd did not start"; }
 	track "$T/varnishd.pid"
